@@ -1,0 +1,3 @@
+export * from './types.js';
+export { walkTarStream, type TarWalkOptions } from './layer/walk.js';
+export { openImageSource } from './sources/index.js';
