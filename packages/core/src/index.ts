@@ -7,3 +7,4 @@ export * from './ids.js';
 export * from './purl.js';
 export * from './registry.js';
 export * from './version.js';
+export * from './zip.js';
