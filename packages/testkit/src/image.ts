@@ -202,3 +202,68 @@ export function writeOciLayout(dir: string, tag: string, images: readonly ImageS
   writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
   return { dir, digest: top.digest, images: built };
 }
+
+/** sha256 of a file, streamed (optionally of its gunzipped content). */
+export async function sha256File(path: string, gunzip = false): Promise<string> {
+  const { createReadStream } = await import('node:fs');
+  const { createGunzip } = await import('node:zlib');
+  const h = createHash('sha256');
+  let stream: NodeJS.ReadableStream = createReadStream(path, { highWaterMark: 1 << 20 });
+  if (gunzip) stream = stream.pipe(createGunzip());
+  for await (const chunk of stream) h.update(chunk as Buffer);
+  return 'sha256:' + h.digest('hex');
+}
+
+/**
+ * Write an OCI layout whose layers are existing gzipped tar files (e.g. a debootstrap root
+ * filesystem packed with GNU tar), copied in as blobs.
+ */
+export async function writeOciLayoutFromLayerFiles(dir: string, tag: string, layerFiles: readonly string[]): Promise<LayoutResult> {
+  const { copyFileSync, statSync } = await import('node:fs');
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const layers: Array<Blob & { diffId: string }> = [];
+  for (const f of layerFiles) {
+    const digest = await sha256File(f);
+    const diffId = await sha256File(f, true);
+    copyFileSync(f, join(dir, 'blobs', 'sha256', digest.slice(7)));
+    layers.push({ digest, diffId, size: statSync(f).size, data: Buffer.alloc(0), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
+  }
+  const platform = { os: 'linux', architecture: 'amd64' };
+  const config = blob(
+    Buffer.from(
+      JSON.stringify({
+        ...platform,
+        created: '2024-01-01T00:00:00Z',
+        config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+        history: layers.map((_, i) => ({ created: '2024-01-01T00:00:00Z', created_by: `layer ${i}` })),
+      }),
+    ),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  const manifest = blob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
+        layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      }),
+    ),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  writeBlob(dir, config);
+  writeBlob(dir, manifest);
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, annotations: { 'org.opencontainers.image.ref.name': tag } },
+      ],
+    }),
+  );
+  return { dir, digest: manifest.digest, images: [{ manifest, config, layers, platform }] };
+}

@@ -54,3 +54,5 @@ export async function freePort(): Promise<number> {
   });
 }
 export * from './image.js';
+export * from './debian.js';
+export * from './registry.js';

@@ -1,2 +1,16 @@
 export * from './types.js';
 export * from './versions/index.js';
+export type { Advisory, AffectedEntry, VersionRange, RangeEvent, ImportSink } from './model.js';
+export { importPaths, collectPaths, type ImportOptions, type ImportSummary } from './import.js';
+export { importers } from './importers/registry.js';
+export type { FeedImporter, SourceDoc } from './importers/types.js';
+export { openVulnDb, SqliteVulnDb, type OpenOptions } from './match/matcher.js';
+export { dbAgeWarning } from './store/read.js';
+export { SCHEMA_VERSION } from './store/schema.js';
+export { cvss2BaseScore, cvss3BaseScore, parseCvss } from './cvss.js';
+export { extractIds } from './ids.js';
+export { debianRelease, lookupTarget, osvEcosystem, pep503 } from './ecosystems.js';
+export { evalRange, compileRange } from './match/ranges.js';
+export { updateDb, type UpdateOptions, type UpdateSummary } from './update/update.js';
+export { DEFAULT_FEEDS, feedUrl, envName, type FeedSource } from './update/feeds.js';
+export { downloadFile, type Progress, type DownloadOptions } from './update/download.js';

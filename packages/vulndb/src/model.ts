@@ -66,6 +66,10 @@ export interface ImportSink {
   skip(feed: string, subject: string, reason: string): void;
   /** The feed's own date (catalog release date, newest record modification). */
   feedDate(feed: string, isoDate: string): void;
+  /** A withdrawn record: not imported, counted apart from malformed ones. */
+  withdrawn(feed: string, id: string): void;
+  /** A distro release and its support state ("security", "lts", "end-of-life", …). */
+  release(distro: string, codename: string, version: string, support: string): void;
   /** Count a non-advisory record (KEV/EPSS rows) toward its feed. */
   count(feed: string, n?: number): void;
 }

@@ -164,7 +164,7 @@ function vulnerability(v: VulnerabilityMatch): Obj {
   ];
   const an = analysis(v);
   return {
-    'bom-ref': `${v.id}/${v.package.id}`,
+    'bom-ref': `${v.id}/${v.package.id}/${v.dataSource.feed}`,
     id: v.id,
     source: { name: v.dataSource.feed, ...(v.dataSource.url ? { url: v.dataSource.url } : {}) },
     ...(refs.length > 0 ? { references: refs } : {}),

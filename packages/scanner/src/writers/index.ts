@@ -1,0 +1,3 @@
+export type { ReportWriter, WriteOptions } from './types.js';
+export { createWriterRegistry, writerRegistry, writeReport, requireWriter, SBOM_FORMATS } from './registry.js';
+export { stableStringify } from './json.js';
