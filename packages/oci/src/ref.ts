@@ -27,7 +27,9 @@ export interface ImageReference {
 }
 
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]{1,5})?$`);
+const DOMAIN_RE = new RegExp(
+  `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]{1,5})?$`,
+);
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DIGEST_RE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
@@ -43,7 +45,8 @@ function checkDigest(ref: string, digest: string): void {
   const [algo = '', hex = ''] = digest.split(':', 2);
   const want = DIGEST_HEX_LENGTH[algo];
   if (want === undefined) throw invalid(ref, `unsupported digest algorithm "${algo}"`);
-  if (hex.length !== want || !/^[a-f0-9]+$/.test(hex)) throw invalid(ref, `digest must be ${want} lowercase hex characters`);
+  if (hex.length !== want || !/^[a-f0-9]+$/.test(hex))
+    throw invalid(ref, `digest must be ${want} lowercase hex characters`);
 }
 
 /** Split `name[:tag][@digest]` into its parts; the tag colon is the last one after the last `/`. */
@@ -67,7 +70,9 @@ function splitTagDigest(ref: string): { name: string; tag?: string; digest?: str
 function splitDomain(name: string): { domain: string; path: string } {
   const slash = name.indexOf('/');
   const first = slash < 0 ? '' : name.slice(0, slash);
-  const isDomain = slash >= 0 && (/[.:]/.test(first) || first === 'localhost' || first.toLowerCase() !== first || first.startsWith('['));
+  const isDomain =
+    slash >= 0 &&
+    (/[.:]/.test(first) || first === 'localhost' || first.toLowerCase() !== first || first.startsWith('['));
   if (!isDomain) return { domain: DOCKER_HUB_DOMAIN, path: name };
   return { domain: first, path: name.slice(slash + 1) };
 }

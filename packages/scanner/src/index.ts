@@ -3,7 +3,7 @@ export { createCatalogerRegistry } from './catalogers/registry.js';
 export { mergeLayers, resolvePath, fileTreeFrom, type LayerFiles } from './catalogers/filetree.js';
 export { locationOf, packageId } from './catalogers/location.js';
 export { osDetector } from './os/index.js';
-export { scanImage, scanResolved, type ScanOptions, type ScanProgress } from './scan/scan.js';
+export { scanImage, scanResolved, scanFingerprint, type ScanOptions, type ScanProgress } from './scan/scan.js';
 export { FsLayerCache, isCacheableDigest, type LayerCache } from './scan/cache.js';
 export { analyzeLayer, type LayerAnalysis, type KeptFile } from './scan/analysis.js';
 export * from './writers/index.js';

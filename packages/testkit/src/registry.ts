@@ -55,7 +55,8 @@ process.once('exit', () => {
 function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args[0] ?? ''} failed: ${String(stderr).trim().slice(-2000) || err.message}`));
+      if (err)
+        reject(new Error(`${cmd} ${args[0] ?? ''} failed: ${String(stderr).trim().slice(-2000) || err.message}`));
       else resolve(String(stdout));
     });
   });
@@ -71,11 +72,47 @@ async function makeTlsFiles(dir: string): Promise<{ caFile: string; certFile: st
   const csr = join(dir, 'server.csr');
   const certFile = join(dir, 'server.crt');
   const ext = join(dir, 'server.ext');
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', '/CN=Palisade Test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Palisade Test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', '/CN=127.0.0.1']);
-  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  await openssl(['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
+  writeFileSync(
+    ext,
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caFile,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  ]);
   return { caFile, certFile, keyFile };
 }
 
@@ -96,14 +133,35 @@ function parseScope(scope: string): { type: string; name: string; actions: strin
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');
   if (first < 0 || last <= first) return undefined;
-  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter((a) => a !== '') };
+  return {
+    type: scope.slice(0, first),
+    name: scope.slice(first + 1, last),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter((a) => a !== ''),
+  };
 }
 
 /** A Docker token server: Basic (GET) or password/refresh_token grants (POST) → an RS256 JWT. */
 async function startTokenServer(dir: string, username: string, password: string): Promise<TokenServer> {
   const keyFile = join(dir, 'token.key');
   const certFile = join(dir, 'token.crt');
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=' + ISSUER]);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=' + ISSUER,
+  ]);
   const key = createPrivateKey(readFileSync(keyFile));
   const x5c = [new X509Certificate(readFileSync(certFile)).raw.toString('base64')];
   const refreshToken = 'refresh-' + randomBytes(12).toString('hex');
@@ -113,7 +171,16 @@ async function startTokenServer(dir: string, username: string, password: string)
     const now = Math.floor(Date.now() / 1000);
     const access = scopes.map(parseScope).filter((s) => s !== undefined);
     const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c }));
-    const claims = { iss: ISSUER, sub: subject, aud: SERVICE, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const claims = {
+      iss: ISSUER,
+      sub: subject,
+      aud: SERVICE,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access,
+    };
     const body = `${header}.${b64url(JSON.stringify(claims))}`;
     return `${body}.${b64url(sign('sha256', Buffer.from(body), key))}`;
   };
@@ -124,7 +191,15 @@ async function startTokenServer(dir: string, username: string, password: string)
   const grant = (res: http.ServerResponse, scopes: string[]): void => {
     const token = issue(username, scopes);
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString(), refresh_token: refreshToken }));
+    res.end(
+      JSON.stringify({
+        token,
+        access_token: token,
+        expires_in: 300,
+        issued_at: new Date().toISOString(),
+        refresh_token: refreshToken,
+      }),
+    );
   };
   const server = http.createServer((req, res) => {
     count++;
@@ -132,7 +207,10 @@ async function startTokenServer(dir: string, username: string, password: string)
     if (req.method === 'GET') {
       const expected = 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
       if (req.headers.authorization !== expected) return deny(res);
-      return grant(res, url.searchParams.getAll('scope').flatMap((s) => s.split(' ')));
+      return grant(
+        res,
+        url.searchParams.getAll('scope').flatMap((s) => s.split(' ')),
+      );
     }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -140,9 +218,14 @@ async function startTokenServer(dir: string, username: string, password: string)
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       const ok =
         (form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === refreshToken) ||
-        (form.get('grant_type') === 'password' && form.get('username') === username && form.get('password') === password);
+        (form.get('grant_type') === 'password' &&
+          form.get('username') === username &&
+          form.get('password') === password);
       if (!ok) return deny(res);
-      grant(res, (form.get('scope') ?? '').split(' ').filter((s) => s !== ''));
+      grant(
+        res,
+        (form.get('scope') ?? '').split(' ').filter((s) => s !== ''),
+      );
     });
   });
   const port = await listen(server);
@@ -189,7 +272,9 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number, lo
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before serving: ${logs().slice(-2000)}`);
+      throw new Error(
+        `docker-registry exited (${child.exitCode ?? child.signalCode}) before serving: ${logs().slice(-2000)}`,
+      );
     }
     if (await probe(url)) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -251,19 +336,28 @@ async function startIn(
     writeFileSync(htpasswd, await run('htpasswd', ['-Bbn', username, password]));
     authConfig = { htpasswd: { realm: 'palisade-test', path: htpasswd } };
   } else if (auth === 'token') {
-    token = await startTokenServer(dir, username, password);
-    cleanups.push(token.close);
+    const server = await startTokenServer(dir, username, password);
+    token = server;
+    cleanups.push(() => server.close());
     authConfig = { token: { realm: token.realm, service: SERVICE, issuer: ISSUER, rootcertbundle: token.bundle } };
   }
   const config = {
     version: '0.1',
     log: { level: 'warn', accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true }, maintenance: { uploadpurging: { enabled: false } } },
+    storage: {
+      filesystem: { rootdirectory: storage },
+      delete: { enabled: true },
+      maintenance: { uploadpurging: { enabled: false } },
+    },
     http: httpConfig,
     health: { storagedriver: { enabled: false } },
     ...(authConfig ? { auth: authConfig } : {}),
     ...(opts.notifications
-      ? { notifications: { endpoints: [{ name: 'palisade', url: opts.notifications.url, timeout: '2s', threshold: 3, backoff: '1s' }] } }
+      ? {
+          notifications: {
+            endpoints: [{ name: 'palisade', url: opts.notifications.url, timeout: '2s', threshold: 3, backoff: '1s' }],
+          },
+        }
       : {}),
   };
   // YAML is a superset of JSON: the registry reads this as its config.yml.
@@ -277,7 +371,9 @@ async function startIn(
   child.stderr?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-LOG_TAIL);
   });
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot start ${REGISTRY_BIN}: ${err.message}`))));
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err) => reject(new Error(`cannot start ${REGISTRY_BIN}: ${err.message}`))),
+  );
   spawnError.catch(() => undefined);
   cleanups.push(() => stopChild(child));
   const url = `${opts.tls ? 'https' : 'http'}://${host}`;
@@ -304,11 +400,18 @@ export interface PushOptions {
 }
 
 /** Push tag `tag` of the OCI layout at `layoutDir` to `registry` as `repoAndTag` with skopeo. */
-export async function pushLayout(layoutDir: string, tag: string, registry: TestRegistry, repoAndTag: string, options: PushOptions = {}): Promise<void> {
+export async function pushLayout(
+  layoutDir: string,
+  tag: string,
+  registry: TestRegistry,
+  repoAndTag: string,
+  options: PushOptions = {},
+): Promise<void> {
   const args = ['copy', '--insecure-policy', '--quiet', '--dest-tls-verify=false'];
   if (options.all) args.push('--all');
   if (options.format === 'v2s2') args.push('--format', 'v2s2');
-  if (registry.username !== undefined && registry.password !== undefined) args.push('--dest-creds', `${registry.username}:${registry.password}`);
+  if (registry.username !== undefined && registry.password !== undefined)
+    args.push('--dest-creds', `${registry.username}:${registry.password}`);
   args.push(`oci:${layoutDir}:${tag}`, `docker://${registry.host}/${repoAndTag}`);
   await run('skopeo', args, 120_000);
 }

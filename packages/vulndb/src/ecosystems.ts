@@ -140,6 +140,8 @@ function languageName(pkg: Package): string {
   // Maven is looked up as "group:artifact" and scoped npm as "@scope/name"; take the
   // namespace from the purl when the cataloger kept it out of `name`.
   if (pkg.type !== 'maven' && pkg.type !== 'npm' && pkg.type !== 'golang' && pkg.type !== 'composer') return pkg.name;
+  // Already qualified: skip the purl parse (it showed up in match profiles).
+  if (pkg.type === 'maven' ? pkg.name.includes(':') : pkg.name.includes('/')) return pkg.name;
   let ns: string | undefined;
   try {
     ns = parsePurl(pkg.purl).namespace;

@@ -193,7 +193,9 @@ export class TarParser {
       // Go's archive/tar refuses this too: entries hidden after an end marker are not listed by tar -t.
       this.fail('E_CORRUPT', `entry header at offset ${headerOffset} follows a lone zero block`);
     }
-    if (check === BLOCK_BAD_CHECKSUM) this.fail('E_CORRUPT', `bad header checksum for the entry at offset ${headerOffset}`);
+    if (check === BLOCK_BAD_CHECKSUM) {
+      this.fail('E_CORRUPT', headerOffset === 0 ? 'not a tar archive (bad header checksum in the first block)' : `bad header checksum for the entry at offset ${headerOffset}`);
+    }
     this.headerOffset = headerOffset;
     const size = readNumber(buf, at + 124, 12);
     if (size === BAD_NUMBER) this.fail('E_CORRUPT', `invalid size field in the header at offset ${headerOffset}`);

@@ -76,7 +76,12 @@ export class Authenticator {
   }
 
   /** Answer a 401 challenge for `scope`: returns the header to retry with. */
-  async respond(challengeHeader: string | undefined, scope: string, subject: string, signal?: AbortSignal): Promise<string> {
+  async respond(
+    challengeHeader: string | undefined,
+    scope: string,
+    subject: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const ch = parseChallenge(challengeHeader);
     const host = this.options.host;
     if (!ch || (ch.scheme !== 'basic' && ch.scheme !== 'bearer')) {
@@ -84,12 +89,16 @@ export class Authenticator {
     }
     if (ch.scheme === 'basic') {
       const header = basicHeader(await this.getCredentials());
-      if (!header) throw new PalisadeError('E_AUTH', `authentication required by registry ${host} (no credentials configured)`, { subject });
+      if (!header)
+        throw new PalisadeError('E_AUTH', `authentication required by registry ${host} (no credentials configured)`, {
+          subject,
+        });
       this.scheme = 'basic';
       return header;
     }
     const realm = ch.params['realm'];
-    if (!realm) throw new PalisadeError('E_REGISTRY', `registry ${host} sent a Bearer challenge without a realm`, { subject });
+    if (!realm)
+      throw new PalisadeError('E_REGISTRY', `registry ${host} sent a Bearer challenge without a realm`, { subject });
     this.scheme = 'bearer';
     this.bearer = { realm, ...(ch.params['service'] ? { service: ch.params['service'] } : {}) };
     this.tokens.delete(scope);
@@ -97,15 +106,27 @@ export class Authenticator {
   }
 
   /** One token request per scope at a time; concurrent callers share it. */
-  private fetchToken(scope: string, subject: string | undefined, signal?: AbortSignal, challengeScope?: string): Promise<string> {
+  private fetchToken(
+    scope: string,
+    subject: string | undefined,
+    signal?: AbortSignal,
+    challengeScope?: string,
+  ): Promise<string> {
     const running = this.pending.get(scope);
     if (running) return running;
-    const p = this.requestToken(scope, subject ?? this.options.host, signal, challengeScope).finally(() => this.pending.delete(scope));
+    const p = this.requestToken(scope, subject ?? this.options.host, signal, challengeScope).finally(() =>
+      this.pending.delete(scope),
+    );
     this.pending.set(scope, p);
     return p;
   }
 
-  private async requestToken(scope: string, subject: string, signal?: AbortSignal, challengeScope?: string): Promise<string> {
+  private async requestToken(
+    scope: string,
+    subject: string,
+    signal?: AbortSignal,
+    challengeScope?: string,
+  ): Promise<string> {
     const creds = await this.getCredentials();
     // A token given directly is used as is: the user already did the exchange.
     if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
@@ -118,7 +139,9 @@ export class Authenticator {
       throw new PalisadeError('E_REGISTRY', `registry ${this.options.host} sent an invalid token realm`, { subject });
     }
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
-      throw new PalisadeError('E_REGISTRY', `registry ${this.options.host} sent a token realm that is not http(s)`, { subject });
+      throw new PalisadeError('E_REGISTRY', `registry ${this.options.host} sent a token realm that is not http(s)`, {
+        subject,
+      });
     }
     const scopes = uniqueScopes(scope, challengeScope);
     const res = creds?.identityToken
@@ -154,11 +177,20 @@ export class Authenticator {
     subject: string,
     signal?: AbortSignal,
   ): Promise<{ token: string; lifetimeS: number }> {
-    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: this.options.clientId ?? 'palisade' });
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: this.options.clientId ?? 'palisade',
+    });
     if (service) form.set('service', service);
     if (scopes.length > 0) form.set('scope', scopes.join(' '));
     const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-    return this.tokenExchange({ method: 'POST', url: realm, headers, body: Buffer.from(form.toString()) }, true, subject, signal);
+    return this.tokenExchange(
+      { method: 'POST', url: realm, headers, body: Buffer.from(form.toString()) },
+      true,
+      subject,
+      signal,
+    );
   }
 
   private async tokenExchange(
@@ -168,7 +200,12 @@ export class Authenticator {
     signal?: AbortSignal,
   ): Promise<{ token: string; lifetimeS: number }> {
     const host = this.options.host;
-    const res = await this.options.transport.request({ ...req, ...(signal ? { signal } : {}), what: 'an auth token', subject });
+    const res = await this.options.transport.request({
+      ...req,
+      ...(signal ? { signal } : {}),
+      what: 'an auth token',
+      subject,
+    });
     if (res.status === 401 || res.status === 403) {
       res.body.resume();
       const msg = hadCredentials
@@ -178,7 +215,11 @@ export class Authenticator {
     }
     if (res.status !== 200) {
       const text = await readErrorBody(res.body);
-      throw new PalisadeError('E_REGISTRY', `token server of registry ${host} answered HTTP ${res.status}${briefText(text)}`, { subject });
+      throw new PalisadeError(
+        'E_REGISTRY',
+        `token server of registry ${host} answered HTTP ${res.status}${briefText(text)}`,
+        { subject },
+      );
     }
     const body = await readBody(res.body, TOKEN_RESPONSE_LIMIT, subject, 'token response');
     return parseTokenResponse(body, host, subject);
@@ -196,7 +237,8 @@ function parseTokenResponse(body: Buffer, host: string, subject: string): { toke
   if (typeof token !== 'string' || token === '') {
     throw new PalisadeError('E_REGISTRY', `token server of registry ${host} sent no token`, { subject });
   }
-  const lifetimeS = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : DEFAULT_TOKEN_LIFETIME_S;
+  const lifetimeS =
+    typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : DEFAULT_TOKEN_LIFETIME_S;
   return { token, lifetimeS };
 }
 

@@ -99,7 +99,12 @@ function registryErrors(text: string): { codes: string[]; message: string } {
 /** Sniff a manifest's type when Content-Type is missing or generic (e.g. application/json). */
 function sniffMediaType(bytes: Buffer): string | undefined {
   try {
-    const json = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; schemaVersion?: unknown; manifests?: unknown; layers?: unknown };
+    const json = JSON.parse(bytes.toString('utf8')) as {
+      mediaType?: unknown;
+      schemaVersion?: unknown;
+      manifests?: unknown;
+      layers?: unknown;
+    };
     if (typeof json.mediaType === 'string' && json.mediaType !== '') return json.mediaType;
     if (json.schemaVersion === 1) return MediaType.dockerSchema1;
     if (Array.isArray(json.manifests)) return MediaType.ociIndex;
@@ -162,7 +167,14 @@ export class RegistryClient {
   /** GET /v2/: checks that the registry answers and that credentials (if any) are accepted. */
   async ping(options: CallOptions = {}): Promise<void> {
     const subject = options.subject ?? this.displayHost;
-    const res = await this.call({ method: 'GET', url: this.url('/v2/'), scope: '', what: 'the API root /v2/', subject, ...signalOf(options) });
+    const res = await this.call({
+      method: 'GET',
+      url: this.url('/v2/'),
+      scope: '',
+      what: 'the API root /v2/',
+      subject,
+      ...signalOf(options),
+    });
     if (res.status !== 200) return this.fail(res, 'the API root /v2/', subject);
     res.body.resume();
   }
@@ -171,7 +183,12 @@ export class RegistryClient {
    * Fetch a manifest by tag or digest. A digest reference is verified against the bytes; a tag's
    * bytes are checked against Docker-Content-Digest when the registry sends one.
    */
-  async getManifest(repo: string, reference: string, accept: readonly string[], options: CallOptions = {}): Promise<ManifestResult> {
+  async getManifest(
+    repo: string,
+    reference: string,
+    accept: readonly string[],
+    options: CallOptions = {},
+  ): Promise<ManifestResult> {
     const subject = options.subject ?? this.imageName(repo, reference);
     const what = `manifest ${reference}`;
     const res = await this.call({
@@ -187,28 +204,54 @@ export class RegistryClient {
     const declared = Number(res.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > this.maxManifestBytes) {
       res.body.destroy();
-      throw new PalisadeError('E_TOO_LARGE', `manifest from registry ${this.displayHost} is ${declared} bytes, over the ${this.maxManifestBytes} byte limit`, { subject });
+      throw new PalisadeError(
+        'E_TOO_LARGE',
+        `manifest from registry ${this.displayHost} is ${declared} bytes, over the ${this.maxManifestBytes} byte limit`,
+        { subject },
+      );
     }
-    const bytes = await readBody(res.body, this.maxManifestBytes, subject, `manifest from registry ${this.displayHost}`);
+    const bytes = await readBody(
+      res.body,
+      this.maxManifestBytes,
+      subject,
+      `manifest from registry ${this.displayHost}`,
+    );
     const digest = this.verifyManifestDigest(bytes, reference, res.headers['docker-content-digest'], subject);
     const contentType = (res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
-    const generic = contentType === '' || contentType === 'application/json' || contentType === 'text/plain' || contentType === 'application/octet-stream';
+    const generic =
+      contentType === '' ||
+      contentType === 'application/json' ||
+      contentType === 'text/plain' ||
+      contentType === 'application/octet-stream';
     const mediaType = generic ? (sniffMediaType(bytes) ?? contentType) : contentType;
     return { bytes, mediaType, digest };
   }
 
-  private verifyManifestDigest(bytes: Buffer, reference: string, header: string | string[] | undefined, subject: string): string {
+  private verifyManifestDigest(
+    bytes: Buffer,
+    reference: string,
+    header: string | string[] | undefined,
+    subject: string,
+  ): string {
     if (isDigestRef(reference)) {
       const actual = digestOf(bytes, reference);
       if (actual !== reference) {
-        throw new PalisadeError('E_DIGEST', `manifest from registry ${this.displayHost} does not match the requested digest (got ${actual})`, { subject });
+        throw new PalisadeError(
+          'E_DIGEST',
+          `manifest from registry ${this.displayHost} does not match the requested digest (got ${actual})`,
+          { subject },
+        );
       }
       return actual;
     }
     const actual = digestOf(bytes);
     const claimed = typeof header === 'string' ? header.trim() : undefined;
     if (claimed?.startsWith('sha256:') && claimed !== actual) {
-      throw new PalisadeError('E_DIGEST', `manifest from registry ${this.displayHost} does not match its Docker-Content-Digest ${claimed} (got ${actual})`, { subject });
+      throw new PalisadeError(
+        'E_DIGEST',
+        `manifest from registry ${this.displayHost} does not match its Docker-Content-Digest ${claimed} (got ${actual})`,
+        { subject },
+      );
     }
     return actual;
   }
@@ -222,13 +265,24 @@ export class RegistryClient {
     const subject = options.subject ?? this.imageName(repo, digest);
     const what = `blob ${digest}`;
     const scope = `repository:${repo}:pull`;
-    let res = await this.call({ method: 'GET', url: this.url(`/v2/${repo}/blobs/${digest}`), scope, what, subject, ...signalOf(options) });
+    let res = await this.call({
+      method: 'GET',
+      url: this.url(`/v2/${repo}/blobs/${digest}`),
+      scope,
+      what,
+      subject,
+      ...signalOf(options),
+    });
     let authHeader: string | undefined;
     for (let hop = 0; isRedirect(res.status); hop++) {
       if (hop === 0) authHeader = await this.auth.headerFor(scope);
       if (hop >= MAX_REDIRECTS) {
         res.body.resume();
-        throw new PalisadeError('E_REGISTRY', `registry ${this.displayHost} redirected more than ${MAX_REDIRECTS} times fetching ${what}`, { subject });
+        throw new PalisadeError(
+          'E_REGISTRY',
+          `registry ${this.displayHost} redirected more than ${MAX_REDIRECTS} times fetching ${what}`,
+          { subject },
+        );
       }
       const target = this.redirectTarget(res, what, subject);
       res.body.resume();
@@ -249,7 +303,9 @@ export class RegistryClient {
       if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new Error('not http(s)');
       return target;
     } catch {
-      throw new PalisadeError('E_REGISTRY', `registry ${this.displayHost} sent an invalid redirect fetching ${what}`, { subject });
+      throw new PalisadeError('E_REGISTRY', `registry ${this.displayHost} sent an invalid redirect fetching ${what}`, {
+        subject,
+      });
     }
   }
 
@@ -260,7 +316,11 @@ export class RegistryClient {
     const bytes = await readBody(body, maxBytes, subject, `blob ${digest}`);
     const actual = digestOf(bytes, digest);
     if (actual !== digest) {
-      throw new PalisadeError('E_DIGEST', `blob ${digest} from registry ${this.displayHost} does not match its digest (got ${actual})`, { subject });
+      throw new PalisadeError(
+        'E_DIGEST',
+        `blob ${digest} from registry ${this.displayHost} does not match its digest (got ${actual})`,
+        { subject },
+      );
     }
     return bytes;
   }
@@ -269,7 +329,14 @@ export class RegistryClient {
   async headBlob(repo: string, digest: string, options: CallOptions = {}): Promise<BlobInfo | undefined> {
     const subject = options.subject ?? this.imageName(repo, digest);
     const what = `blob ${digest}`;
-    const res = await this.call({ method: 'HEAD', url: this.url(`/v2/${repo}/blobs/${digest}`), scope: `repository:${repo}:pull`, what, subject, ...signalOf(options) });
+    const res = await this.call({
+      method: 'HEAD',
+      url: this.url(`/v2/${repo}/blobs/${digest}`),
+      scope: `repository:${repo}:pull`,
+      what,
+      subject,
+      ...signalOf(options),
+    });
     res.body.resume();
     if (res.status === 404) return undefined;
     if (res.status !== 200 && !isRedirect(res.status)) return this.fail(res, what, subject);
@@ -293,12 +360,32 @@ export class RegistryClient {
     return this.paginate(first, 'registry:catalog:*', 'repositories', 'the repository catalog', subject, options);
   }
 
-  private async paginate(first: URL, scope: string, field: 'tags' | 'repositories', what: string, subject: string, options: CallOptions): Promise<string[]> {
+  private async paginate(
+    first: URL,
+    scope: string,
+    field: 'tags' | 'repositories',
+    what: string,
+    subject: string,
+    options: CallOptions,
+  ): Promise<string[]> {
     const out: string[] = [];
     let url: URL | undefined = first;
     for (let page = 0; url !== undefined; page++) {
-      if (page >= MAX_LIST_PAGES) throw new PalisadeError('E_REGISTRY', `registry ${this.displayHost} sent more than ${MAX_LIST_PAGES} pages of ${what}`, { subject });
-      const res = await this.call({ method: 'GET', url, scope, what, subject, headers: { accept: 'application/json' }, ...signalOf(options) });
+      if (page >= MAX_LIST_PAGES)
+        throw new PalisadeError(
+          'E_REGISTRY',
+          `registry ${this.displayHost} sent more than ${MAX_LIST_PAGES} pages of ${what}`,
+          { subject },
+        );
+      const res = await this.call({
+        method: 'GET',
+        url,
+        scope,
+        what,
+        subject,
+        headers: { accept: 'application/json' },
+        ...signalOf(options),
+      });
       if (res.status !== 200) return this.fail(res, what, subject);
       const body = await readBody(res.body, LIST_RESPONSE_LIMIT, subject, what);
       out.push(...parseList(body, field, what, this.displayHost, subject));
@@ -319,22 +406,47 @@ export class RegistryClient {
     if (await this.headBlob(repo, digest, options)) return { digest, size: data.length };
     const scope = `repository:${repo}:pull,push`;
     const what = `upload of blob ${digest}`;
-    const start = await this.call({ method: 'POST', url: this.url(`/v2/${repo}/blobs/uploads/`), scope, what, subject, ...signalOf(options) });
+    const start = await this.call({
+      method: 'POST',
+      url: this.url(`/v2/${repo}/blobs/uploads/`),
+      scope,
+      what,
+      subject,
+      ...signalOf(options),
+    });
     if (start.status !== 202) return this.fail(start, what, subject);
     start.body.resume();
     const location = start.headers.location;
-    if (!location) throw new PalisadeError('E_REGISTRY', `registry ${this.displayHost} sent no upload location for ${what}`, { subject });
+    if (!location)
+      throw new PalisadeError('E_REGISTRY', `registry ${this.displayHost} sent no upload location for ${what}`, {
+        subject,
+      });
     const target = new URL(location, start.url);
     target.searchParams.set('digest', digest);
     const headers = { 'content-type': 'application/octet-stream' };
-    const done = await this.call({ method: 'PUT', url: target, scope, what, subject, headers, body: data, ...signalOf(options) });
+    const done = await this.call({
+      method: 'PUT',
+      url: target,
+      scope,
+      what,
+      subject,
+      headers,
+      body: data,
+      ...signalOf(options),
+    });
     if (done.status !== 201 && done.status !== 204) return this.fail(done, what, subject);
     done.body.resume();
     return { digest, size: data.length };
   }
 
   /** Upload a manifest under a tag or its digest; returns its digest. */
-  async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string, options: CallOptions = {}): Promise<string> {
+  async putManifest(
+    repo: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+    options: CallOptions = {},
+  ): Promise<string> {
     const digest = digestOf(bytes);
     const subject = options.subject ?? this.imageName(repo, reference);
     const what = `upload of manifest ${reference}`;
@@ -364,7 +476,11 @@ export class RegistryClient {
     const { scope, ...rest } = req;
     const known = await this.auth.headerFor(scope);
     const send = (authorization: string | undefined): Promise<TransportResponse> =>
-      this.transport.request({ ...rest, url: this.rebase(req.url), headers: { ...req.headers, ...(authorization ? { authorization } : {}) } });
+      this.transport.request({
+        ...rest,
+        url: this.rebase(req.url),
+        headers: { ...req.headers, ...(authorization ? { authorization } : {}) },
+      });
     let res = await send(known);
     if (res.status !== 401) return res;
     const challenge = res.headers['www-authenticate'];
@@ -393,14 +509,21 @@ export class RegistryClient {
     const { codes, message } = registryErrors(text);
     const detail = message ? ` (${message})` : '';
     const host = this.displayHost;
-    if (res.status === 403) throw new PalisadeError('E_AUTH', `access denied by registry ${host} fetching ${what}${detail}`, { subject });
-    if (res.status === 401) throw new PalisadeError('E_AUTH', `authentication required by registry ${host} fetching ${what}`, { subject });
+    if (res.status === 403)
+      throw new PalisadeError('E_AUTH', `access denied by registry ${host} fetching ${what}${detail}`, { subject });
+    if (res.status === 401)
+      throw new PalisadeError('E_AUTH', `authentication required by registry ${host} fetching ${what}`, { subject });
     if (res.status === 404 || codes.some((c) => REGISTRY_ERROR_CODES_NOT_FOUND.has(c))) {
       const thing = codes.includes('NAME_UNKNOWN') ? 'repository' : what;
       throw new PalisadeError('E_NOT_FOUND', `${thing} not found in registry ${host}${detail}`, { subject });
     }
-    if (res.status === 429) throw new PalisadeError('E_REGISTRY', `registry ${host} is rate limiting (HTTP 429) fetching ${what}${detail}`, { subject });
-    throw new PalisadeError('E_REGISTRY', `registry ${host} answered HTTP ${res.status} fetching ${what}${detail}`, { subject });
+    if (res.status === 429)
+      throw new PalisadeError('E_REGISTRY', `registry ${host} is rate limiting (HTTP 429) fetching ${what}${detail}`, {
+        subject,
+      });
+    throw new PalisadeError('E_REGISTRY', `registry ${host} answered HTTP ${res.status} fetching ${what}${detail}`, {
+      subject,
+    });
   }
 }
 
@@ -412,7 +535,13 @@ function signalOf(options: CallOptions): { signal?: AbortSignal } {
   return options.signal ? { signal: options.signal } : {};
 }
 
-function parseList(body: Buffer, field: 'tags' | 'repositories', what: string, host: string, subject: string): string[] {
+function parseList(
+  body: Buffer,
+  field: 'tags' | 'repositories',
+  what: string,
+  host: string,
+  subject: string,
+): string[] {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;

@@ -45,7 +45,10 @@ function isDockerHub(host: string): boolean {
 
 /** `https://host:5000/v1/` → `host:5000`: docker config keys come with and without scheme/path. */
 function normalizeKey(key: string): string {
-  return key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase();
+  return key
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .toLowerCase();
 }
 
 function dockerConfigPath(explicit?: string): string {
@@ -64,7 +67,7 @@ function readDockerConfig(path: string): DockerConfig | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
-    return parsed as DockerConfig;
+    return parsed;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new PalisadeError('E_CONFIG', `docker config is not valid JSON: ${why}`, { subject: path, cause: err });
@@ -81,13 +84,18 @@ function lookupByHost<T>(map: Record<string, T> | undefined, host: string): T | 
   return undefined;
 }
 
-function fromAuthEntry(entry: NonNullable<DockerConfig['auths']>[string], path: string): ResolvedCredentials | undefined {
+function fromAuthEntry(
+  entry: NonNullable<DockerConfig['auths']>[string],
+  path: string,
+): ResolvedCredentials | undefined {
   const source = `docker config ${path}`;
-  if (entry.identitytoken) return { identityToken: entry.identitytoken, ...(entry.username ? { username: entry.username } : {}), source };
+  if (entry.identitytoken)
+    return { identityToken: entry.identitytoken, ...(entry.username ? { username: entry.username } : {}), source };
   if (entry.auth) {
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) throw new PalisadeError('E_CONFIG', 'an "auth" entry is not base64 of user:password', { subject: path });
+    if (colon < 0)
+      throw new PalisadeError('E_CONFIG', 'an "auth" entry is not base64 of user:password', { subject: path });
     return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
   }
   if (entry.username && entry.password) return { username: entry.username, password: entry.password, source };
@@ -103,7 +111,11 @@ function runHelper(name: string, server: string, timeoutMs: number): Promise<str
     let size = 0;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new PalisadeError('E_AUTH', `credential helper ${program} did not answer within ${timeoutMs} ms`, { subject: server }));
+      reject(
+        new PalisadeError('E_AUTH', `credential helper ${program} did not answer within ${timeoutMs} ms`, {
+          subject: server,
+        }),
+      );
     }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => {
       size += chunk.length;
@@ -113,14 +125,23 @@ function runHelper(name: string, server: string, timeoutMs: number): Promise<str
     child.stdin.on('error', () => undefined); // a helper that exits early closes stdin: the exit code reports it
     child.on('error', (err) => {
       clearTimeout(timer);
-      reject(new PalisadeError('E_AUTH', `cannot run credential helper ${program}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { subject: server }));
+      reject(
+        new PalisadeError(
+          'E_AUTH',
+          `cannot run credential helper ${program}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          { subject: server },
+        ),
+      );
     });
     child.on('close', (code) => {
       clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
       // Helpers say "credentials not found" on stdout with a non-zero exit: that means anonymous.
       if (code !== 0 && /credentials not found/i.test(stdout)) return resolve('');
-      if (code !== 0) return reject(new PalisadeError('E_AUTH', `credential helper ${program} failed (exit ${code})`, { subject: server }));
+      if (code !== 0)
+        return reject(
+          new PalisadeError('E_AUTH', `credential helper ${program} failed (exit ${code})`, { subject: server }),
+        );
       resolve(stdout);
     });
     child.stdin.end(server);
@@ -128,7 +149,8 @@ function runHelper(name: string, server: string, timeoutMs: number): Promise<str
 }
 
 async function fromHelper(name: string, host: string, timeoutMs: number): Promise<ResolvedCredentials | undefined> {
-  if (!HELPER_NAME_RE.test(name)) throw new PalisadeError('E_CONFIG', `invalid credential helper name "${name}"`, { subject: host });
+  if (!HELPER_NAME_RE.test(name))
+    throw new PalisadeError('E_CONFIG', `invalid credential helper name "${name}"`, { subject: host });
   const server = isDockerHub(host) ? 'https://index.docker.io/v1/' : host;
   const stdout = await runHelper(name, server, timeoutMs);
   if (stdout.trim() === '') return undefined;
@@ -136,7 +158,9 @@ async function fromHelper(name: string, host: string, timeoutMs: number): Promis
   try {
     parsed = JSON.parse(stdout) as { Username?: unknown; Secret?: unknown };
   } catch {
-    throw new PalisadeError('E_AUTH', `credential helper docker-credential-${name} printed invalid JSON`, { subject: host });
+    throw new PalisadeError('E_AUTH', `credential helper docker-credential-${name} printed invalid JSON`, {
+      subject: host,
+    });
   }
   const username = typeof parsed.Username === 'string' ? parsed.Username : '';
   const secret = typeof parsed.Secret === 'string' ? parsed.Secret : '';
@@ -149,13 +173,18 @@ async function fromHelper(name: string, host: string, timeoutMs: number): Promis
 
 function fromOptions(c: RegistryCredentials | undefined): ResolvedCredentials | undefined {
   if (!c) return undefined;
-  if (c.token) return { registryToken: c.token, ...(c.username ? { username: c.username } : {}), source: 'registry token option' };
-  if (c.username !== undefined && c.password !== undefined) return { username: c.username, password: c.password, source: 'username/password options' };
+  if (c.token)
+    return { registryToken: c.token, ...(c.username ? { username: c.username } : {}), source: 'registry token option' };
+  if (c.username !== undefined && c.password !== undefined)
+    return { username: c.username, password: c.password, source: 'username/password options' };
   return undefined;
 }
 
 /** Credentials for `host` (API host, e.g. `127.0.0.1:5000`), or undefined for anonymous. */
-export async function lookupCredentials(host: string, options: CredentialLookupOptions): Promise<ResolvedCredentials | undefined> {
+export async function lookupCredentials(
+  host: string,
+  options: CredentialLookupOptions,
+): Promise<ResolvedCredentials | undefined> {
   const explicit = fromOptions(options.credentials);
   if (explicit) return explicit;
   const path = dockerConfigPath(options.dockerConfigPath);

@@ -5,4 +5,10 @@ export { lookupCredentials, type ResolvedCredentials, type CredentialLookupOptio
 export { parseChallenge, type Challenge } from './auth.js';
 export { MediaType, IMAGE_ACCEPT, MANIFEST_ACCEPT, isIndexMediaType, isManifestMediaType } from './mediatypes.js';
 export { DEFAULT_PLATFORM, normalizePlatform, formatPlatform, parsePlatform, selectPlatform } from './platform.js';
-export { parseManifestDocument, parseImageConfig, type Descriptor, type ParsedIndex, type ParsedManifest } from './manifest.js';
+export {
+  parseManifestDocument,
+  parseImageConfig,
+  type Descriptor,
+  type ParsedIndex,
+  type ParsedManifest,
+} from './manifest.js';

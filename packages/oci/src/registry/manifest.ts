@@ -56,8 +56,10 @@ function parsePlatformField(v: unknown): Platform | undefined {
 function parseDescriptor(v: unknown, subject: string, what: string): Descriptor {
   if (!isObject(v)) throw malformed(subject, what);
   const { mediaType, digest, size } = v;
-  if (typeof digest !== 'string' || !/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-f0-9]{32,}$/.test(digest)) throw malformed(subject, `${what} (bad digest)`);
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw malformed(subject, `${what} (bad size)`);
+  if (typeof digest !== 'string' || !/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-f0-9]{32,}$/.test(digest))
+    throw malformed(subject, `${what} (bad digest)`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw malformed(subject, `${what} (bad size)`);
   const platform = parsePlatformField(v['platform']);
   const annotations = isObject(v['annotations']) ? (v['annotations'] as Record<string, string>) : undefined;
   return {
@@ -88,7 +90,9 @@ export function parseManifestDocument(bytes: Buffer, mediaType: string, subject:
       layers: layers.map((d, i) => parseDescriptor(d, subject, `image manifest layer ${i}`)),
     };
   }
-  throw new PalisadeError('E_UNSUPPORTED', `manifest media type "${mediaType || 'unknown'}" is not a container image`, { subject });
+  throw new PalisadeError('E_UNSUPPORTED', `manifest media type "${mediaType || 'unknown'}" is not a container image`, {
+    subject,
+  });
 }
 
 function schema1Error(subject: string): PalisadeError {
@@ -102,16 +106,24 @@ function schema1Error(subject: string): PalisadeError {
 /** Layers Palisade can walk: tar, optionally gzip/zstd compressed, OCI or Docker, incl. foreign ones. */
 export function checkLayerMediaType(mediaType: string, digest: string, subject: string): void {
   if (mediaType === '' || /tar|rootfs\.diff/.test(mediaType)) return;
-  throw new PalisadeError('E_UNSUPPORTED', `layer ${digest} has media type "${mediaType}", which is not a filesystem layer`, { subject });
+  throw new PalisadeError(
+    'E_UNSUPPORTED',
+    `layer ${digest} has media type "${mediaType}", which is not a filesystem layer`,
+    { subject },
+  );
 }
 
 export function checkConfigMediaType(mediaType: string, subject: string): void {
   if (mediaType === '' || isImageConfigMediaType(mediaType)) return;
-  throw new PalisadeError('E_UNSUPPORTED', `not a container image: its config has media type "${mediaType}" (an OCI artifact?)`, { subject });
+  throw new PalisadeError(
+    'E_UNSUPPORTED',
+    `not a container image: its config has media type "${mediaType}" (an OCI artifact?)`,
+    { subject },
+  );
 }
 
 function stringArray(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
 }
 
 /** Parse an image config blob into the fields Palisade uses, keeping the whole as `raw`. */
@@ -122,13 +134,13 @@ export function parseImageConfig(bytes: Buffer, subject: string): ImageConfig {
   if (typeof raw['os'] === 'string') out.os = raw['os'];
   if (typeof raw['variant'] === 'string') out.variant = raw['variant'];
   if (typeof raw['created'] === 'string') out.created = raw['created'];
-  if (isObject(raw['config'])) out.config = raw['config'] as NonNullable<ImageConfig['config']>;
+  if (isObject(raw['config'])) out.config = raw['config'];
   const rootfs = raw['rootfs'];
   if (isObject(rootfs)) {
     const diffIds = stringArray(rootfs['diff_ids']);
     if (!diffIds) throw malformed(subject, 'image config (rootfs.diff_ids is not a list of strings)');
     out.rootfs = { type: typeof rootfs['type'] === 'string' ? rootfs['type'] : 'layers', diff_ids: diffIds };
   }
-  if (Array.isArray(raw['history'])) out.history = raw['history'].filter(isObject) as NonNullable<ImageConfig['history']>;
+  if (Array.isArray(raw['history'])) out.history = raw['history'].filter(isObject);
   return out;
 }

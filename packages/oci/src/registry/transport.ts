@@ -85,13 +85,21 @@ function classify(err: unknown, url: URL, what: string, subject: string): Exchan
   const host = url.host;
   const net = (kind: FailureKind, msg: string): ExchangeFailure =>
     new ExchangeFailure(kind, new PalisadeError('E_NETWORK', msg, { subject, cause: err }));
-  if (code === 'ECONNREFUSED') return net('refused', `cannot connect to registry ${host} (connection refused) fetching ${what}`);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return net('dns', `cannot resolve registry host ${url.hostname} fetching ${what}`);
+  if (code === 'ECONNREFUSED')
+    return net('refused', `cannot connect to registry ${host} (connection refused) fetching ${what}`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return net('dns', `cannot resolve registry host ${url.hostname} fetching ${what}`);
   if (TLS_CERT_CODES.has(code)) {
-    return net('tls-cert', `TLS certificate of registry ${host} is not trusted (${code}); add its CA with --ca-file or use --insecure`);
+    return net(
+      'tls-cert',
+      `TLS certificate of registry ${host} is not trusted (${code}); add its CA with --ca-file or use --insecure`,
+    );
   }
   if (code === 'EPROTO' || code.startsWith('ERR_SSL_')) {
-    return net('tls-protocol', `TLS handshake with registry ${host} failed (${code}); if it serves plain HTTP, use --insecure`);
+    return net(
+      'tls-protocol',
+      `TLS handshake with registry ${host} failed (${code}); if it serves plain HTTP, use --insecure`,
+    );
   }
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') {
     return net('reset', `connection to registry ${host} was reset fetching ${what}`);
@@ -105,7 +113,10 @@ function loadCas(files: readonly string[]): string[] {
     try {
       return readFileSync(file, 'utf8');
     } catch (err) {
-      throw new PalisadeError('E_INPUT', `cannot read CA file: ${errorCode(err) || String(err)}`, { subject: file, cause: err });
+      throw new PalisadeError('E_INPUT', `cannot read CA file: ${errorCode(err) || String(err)}`, {
+        subject: file,
+        cause: err,
+      });
     }
   });
 }
@@ -182,6 +193,7 @@ export class Transport {
         if (err.kind === 'tls-protocol' && this.insecure && url.protocol === 'https:') {
           this.plainHosts.add(url.host);
           url = new URL(url.href.replace(/^https:/, 'http:'));
+          attempt--; // the switch to http is not a retry
           continue;
         }
         if (err.kind === 'reset' && attempt < this.maxAttempts) {
@@ -215,7 +227,9 @@ export class Transport {
         clientReq.destroy(new PalisadeError('E_TIMEOUT', msg, { subject: req.subject }));
       }, this.timeoutMs);
       const onAbort = (): void => {
-        clientReq.destroy(new PalisadeError('E_TIMEOUT', `cancelled fetching ${req.what} from ${url.host}`, { subject: req.subject }));
+        clientReq.destroy(
+          new PalisadeError('E_TIMEOUT', `cancelled fetching ${req.what} from ${url.host}`, { subject: req.subject }),
+        );
       };
       req.signal?.addEventListener('abort', onAbort, { once: true });
       const cleanup = (): void => {

@@ -4,7 +4,16 @@
  * through walkTarStream when walked. Nothing is written to disk.
  */
 import { PalisadeError } from '@palisade/core';
-import type { EntryVisitor, ImageConfig, ImageSource, LayerHandle, Platform, ResolvedImage, SourceOptions, WalkOptions } from '../types.js';
+import type {
+  EntryVisitor,
+  ImageConfig,
+  ImageSource,
+  LayerHandle,
+  Platform,
+  ResolvedImage,
+  SourceOptions,
+  WalkOptions,
+} from '../types.js';
 import { walkTarStream } from '../layer/walk.js';
 import { manifestReference, parseReference, repositoryName, type ImageReference } from '../ref.js';
 import { RegistryClient, type ManifestResult } from '../registry/client.js';
@@ -84,7 +93,10 @@ export class RegistrySource implements ImageSource {
   }
 
   /** Fetch what the reference names; for an index, pick the platform and fetch that manifest. */
-  private async selectManifest(client: RegistryClient, call: { subject: string; signal?: AbortSignal }): Promise<SelectedManifest> {
+  private async selectManifest(
+    client: RegistryClient,
+    call: { subject: string; signal?: AbortSignal },
+  ): Promise<SelectedManifest> {
     const ref = this.reference;
     const top = await client.getManifest(ref.repository, manifestReference(ref), IMAGE_ACCEPT, call);
     const doc = parseManifestDocument(top.bytes, top.mediaType, call.subject);
@@ -93,11 +105,19 @@ export class RegistrySource implements ImageSource {
     const entry = pickEntry(doc.manifests, wanted, call.subject);
     const result = await client.getManifest(ref.repository, entry.digest, MANIFEST_ACCEPT, call);
     if (result.bytes.length !== entry.size) {
-      throw new PalisadeError('E_DIGEST', `manifest ${entry.digest} is ${result.bytes.length} bytes, the index says ${entry.size}`, { subject: call.subject });
+      throw new PalisadeError(
+        'E_DIGEST',
+        `manifest ${entry.digest} is ${result.bytes.length} bytes, the index says ${entry.size}`,
+        { subject: call.subject },
+      );
     }
     const child = parseManifestDocument(result.bytes, result.mediaType, call.subject);
     if (child.kind !== 'manifest') {
-      throw new PalisadeError('E_UNSUPPORTED', `index entry ${entry.digest} for ${formatPlatform(wanted)} is itself an index`, { subject: call.subject });
+      throw new PalisadeError(
+        'E_UNSUPPORTED',
+        `index entry ${entry.digest} for ${formatPlatform(wanted)} is itself an index`,
+        { subject: call.subject },
+      );
     }
     return { result, manifest: child, topDigest: top.digest, ...(entry.platform ? { platform: entry.platform } : {}) };
   }
@@ -117,9 +137,10 @@ export class RegistrySource implements ImageSource {
     });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.client?.close();
     this.client = undefined;
+    return Promise.resolve();
   }
 }
 
@@ -129,7 +150,11 @@ function pickEntry(manifests: Descriptor[], wanted: Platform, subject: string): 
   const i = selectPlatform(wanted, candidates);
   const entry = manifests[i];
   if (entry) return entry;
-  const available = [...new Set(candidates.filter((p): p is Platform => p !== undefined).map((p) => formatPlatform(normalizePlatform(p))))];
+  const available = [
+    ...new Set(
+      candidates.filter((p): p is Platform => p !== undefined).map((p) => formatPlatform(normalizePlatform(p))),
+    ),
+  ];
   throw new PalisadeError(
     'E_PLATFORM',
     `no manifest for platform ${formatPlatform(wanted)} in image ${subject} (available: ${available.join(', ') || 'none'})`,
@@ -182,4 +207,3 @@ class RegistryLayer implements LayerHandle {
     }
   }
 }
-

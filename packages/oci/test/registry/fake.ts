@@ -18,10 +18,16 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-export async function startFake(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<FakeServer> {
+export async function startFake(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<FakeServer> {
   const seen: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
     handler(req, res);
   });
   const port = await new Promise<number>((resolve) => {

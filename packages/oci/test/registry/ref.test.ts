@@ -7,7 +7,7 @@ import { normalizePlatform, selectPlatform } from '../../src/registry/platform.j
 
 const D = 'sha256:' + 'ab'.repeat(32);
 
-test('a bare name is library/<name>:latest on Docker Hub', () => {
+void test('a bare name is library/<name>:latest on Docker Hub', () => {
   const r = parseReference('nginx');
   assert.equal(r.registry, 'registry-1.docker.io');
   assert.equal(r.domain, 'docker.io');
@@ -18,7 +18,7 @@ test('a bare name is library/<name>:latest on Docker Hub', () => {
   assert.equal(formatReference(r, true), 'nginx:latest');
 });
 
-test('user repos on Docker Hub keep their path; index.docker.io is docker.io', () => {
+void test('user repos on Docker Hub keep their path; index.docker.io is docker.io', () => {
   assert.equal(parseReference('bitnami/redis:7').repository, 'bitnami/redis');
   const r = parseReference('index.docker.io/library/alpine:3.19');
   assert.equal(r.domain, 'docker.io');
@@ -26,7 +26,7 @@ test('user repos on Docker Hub keep their path; index.docker.io is docker.io', (
   assert.equal(r.repository, 'library/alpine');
 });
 
-test('hosts with ports, localhost and IPs', () => {
+void test('hosts with ports, localhost and IPs', () => {
   const a = parseReference('host:5000/a/b:tag');
   assert.deepEqual([a.registry, a.repository, a.tag], ['host:5000', 'a/b', 'tag']);
   const b = parseReference('localhost/app');
@@ -37,7 +37,7 @@ test('hosts with ports, localhost and IPs', () => {
   assert.deepEqual([d.registry, d.repository], ['ghcr.io', 'org/tool']);
 });
 
-test('digests: alone, and winning over a tag', () => {
+void test('digests: alone, and winning over a tag', () => {
   const a = parseReference(`host/repo@${D}`);
   assert.equal(a.digest, D);
   assert.equal(a.tag, undefined);
@@ -49,8 +49,20 @@ test('digests: alone, and winning over a tag', () => {
   assert.equal(formatReference(b), `docker.io/library/repo:tag@${D}`);
 });
 
-test('invalid references are E_INPUT naming the reference', () => {
-  const bad = ['', 'Nginx', 'host/Repo:1', 'repo:bad tag', 'repo:-x', 'repo@sha256:abc', `repo@md5:${'a'.repeat(32)}`, 'host:5000/', 'a//b', 'repo@' + D.toUpperCase(), 'x'.repeat(300)];
+void test('invalid references are E_INPUT naming the reference', () => {
+  const bad = [
+    '',
+    'Nginx',
+    'host/Repo:1',
+    'repo:bad tag',
+    'repo:-x',
+    'repo@sha256:abc',
+    `repo@md5:${'a'.repeat(32)}`,
+    'host:5000/',
+    'a//b',
+    'repo@' + D.toUpperCase(),
+    'x'.repeat(300),
+  ];
   for (const ref of bad) {
     assert.throws(
       () => parseReference(ref),
@@ -61,22 +73,35 @@ test('invalid references are E_INPUT naming the reference', () => {
   assert.throws(() => parseReference('host/Repo'), /lowercase/);
 });
 
-test('an uppercase first component is a registry host, not a repository', () => {
+void test('an uppercase first component is a registry host, not a repository', () => {
   const r = parseReference('MyHost/app');
   assert.equal(r.registry, 'MyHost');
   assert.equal(r.repository, 'app');
 });
 
-test('WWW-Authenticate challenges are parsed with quoted values', () => {
-  const ch = parseChallenge('Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push"');
+void test('WWW-Authenticate challenges are parsed with quoted values', () => {
+  const ch = parseChallenge(
+    'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push"',
+  );
   assert.equal(ch?.scheme, 'bearer');
-  assert.deepEqual(ch?.params, { realm: 'https://auth.example.com/token', service: 'registry.example.com', scope: 'repository:a/b:pull,push' });
-  assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), { scheme: 'basic', params: { realm: 'Registry Realm' } });
+  assert.deepEqual(ch?.params, {
+    realm: 'https://auth.example.com/token',
+    service: 'registry.example.com',
+    scope: 'repository:a/b:pull,push',
+  });
+  assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), {
+    scheme: 'basic',
+    params: { realm: 'Registry Realm' },
+  });
   assert.equal(parseChallenge(undefined), undefined);
 });
 
-test('platform matching follows containerd: arm64 is v8, arm is v7, older arm variants are a fallback', () => {
-  assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'aarch64' }), { os: 'linux', architecture: 'arm64', variant: 'v8' });
+void test('platform matching follows containerd: arm64 is v8, arm is v7, older arm variants are a fallback', () => {
+  assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'aarch64' }), {
+    os: 'linux',
+    architecture: 'arm64',
+    variant: 'v8',
+  });
   assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'x86_64' }), { os: 'linux', architecture: 'amd64' });
   const list = [
     { os: 'linux', architecture: 'amd64' },

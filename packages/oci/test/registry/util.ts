@@ -3,14 +3,21 @@ import { PalisadeError, type ErrorCode } from '@palisade/core';
 import { tempDir, writeOciLayout, type ImageSpec, type LayoutResult } from '@palisade/testkit';
 
 /** Assert that `p` rejects with a PalisadeError of `code` whose one-line description matches every pattern. */
-export async function rejectsWith(p: Promise<unknown>, code: ErrorCode, ...patterns: Array<RegExp | string>): Promise<PalisadeError> {
+export async function rejectsWith(
+  p: Promise<unknown>,
+  code: ErrorCode,
+  ...patterns: Array<RegExp | string>
+): Promise<PalisadeError> {
   let caught: unknown;
   try {
     await p;
   } catch (err) {
     caught = err;
   }
-  assert.ok(caught instanceof PalisadeError, `expected a PalisadeError ${code}, got ${caught === undefined ? 'success' : String(caught)}`);
+  assert.ok(
+    caught instanceof PalisadeError,
+    `expected a PalisadeError ${code}, got ${caught === undefined ? 'success' : caught instanceof Error ? caught.message : JSON.stringify(caught)}`,
+  );
   assert.equal(caught.code, code, caught.describe());
   const line = caught.describe();
   assert.ok(!line.includes('\n'), `not one line: ${line}`);

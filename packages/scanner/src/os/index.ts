@@ -87,7 +87,7 @@ function familyOf(id: string, idLike: string | undefined): string {
 function debianVersion(tree: FileTree): string | undefined {
   const v = firstLine(readText(tree, 'etc/debian_version'));
   if (!v) return undefined;
-  return /^\d+(\.\d+)*$/.test(v) ? (v.split('.')[0] as string) : v;
+  return /^\d+(\.\d+)*$/.test(v) ? v.split('.')[0] : v;
 }
 
 function codenameFromVersion(version: string | undefined): string | undefined {
@@ -132,7 +132,9 @@ function fromRedHatRelease(tree: FileTree): OsInfo | undefined {
     if (!rel) continue;
     const id = RH_NAME_TO_ID.find(([re]) => re.test(rel.name))?.[1];
     if (!id) continue;
-    const info: OsInfo = { family: id, id, version: rel.version, prettyName: firstLine(text) as string };
+    const info: OsInfo = { family: id, id, version: rel.version };
+    const pretty = firstLine(text);
+    if (pretty) info.prettyName = pretty;
     if (rel.codename) info.codename = rel.codename.toLowerCase();
     return info;
   }

@@ -61,12 +61,20 @@ export async function scanImage(ref: string, options: ScanOptions = {}): Promise
   }
 }
 
+/** The layer cache key part that names every selector's id and version. */
+export function scanFingerprint(
+  catalogers: PluginRegistry<Cataloger> = createCatalogerRegistry(),
+  detector: OsDetector = defaultOsDetector,
+): string {
+  return `${detector.id}@${detector.version},${catalogers.fingerprint()}`;
+}
+
 /** Scan an image whose manifest and config are already resolved. */
 export async function scanResolved(image: ResolvedImage, options: ScanOptions = {}): Promise<ScanReport> {
   const catalogers = options.catalogers ?? createCatalogerRegistry();
   const detector = options.osDetector ?? defaultOsDetector;
   const selectors: NamedSelector[] = [detector, ...catalogers.all()];
-  const fingerprint = `${detector.id}@${detector.version},${catalogers.fingerprint()}`;
+  const fingerprint = scanFingerprint(catalogers, detector);
 
   const analyzed = await readLayers(image, selectors, fingerprint, options);
   options.onProgress?.({ phase: 'catalog' });

@@ -27,7 +27,7 @@ function run(files: FileTree, os: OsInfo | null = ALPINE): { pkgs: Package[]; wa
   return { pkgs, warnings };
 }
 
-test('real Alpine 3.14 database: every package, sorted, with origin and arch', () => {
+void test('real Alpine 3.14 database: every package, sorted, with origin and arch', () => {
   const { pkgs, warnings } = run(treeOf('alpine314'));
   assert.deepEqual(warnings, []);
   assert.deepEqual(
@@ -48,7 +48,7 @@ test('real Alpine 3.14 database: every package, sorted, with origin and arch', (
   assert.ok(pkgs.every((p) => p.foundBy === 'apk' && p.type === 'apk' && p.locations[0]?.path === DB));
 });
 
-test('purls: namespace from the OS, distro qualifier, upstream only when origin differs', () => {
+void test('purls: namespace from the OS, distro qualifier, upstream only when origin differs', () => {
   const { pkgs } = run(treeOf('alpine314'));
   const byName = new Map(pkgs.map((p) => [p.name, p]));
   assert.equal(
@@ -62,7 +62,7 @@ test('purls: namespace from the OS, distro qualifier, upstream only when origin 
   assert.equal(none?.purl, 'pkg:apk/alpine/alpine-keys@2.3-r1?arch=armv7');
 });
 
-test('licenses and metadata', () => {
+void test('licenses and metadata', () => {
   const { pkgs } = run(treeOf('alpine314'));
   const byName = new Map(pkgs.map((p) => [p.name, p]));
   assert.deepEqual(byName.get('ca-certificates-bundle')?.licenses, ['MPL-2.0 AND MIT']);
@@ -76,7 +76,7 @@ test('licenses and metadata', () => {
   assert.deepEqual(splitApkLicense('ISC AND (BSD-3-Clause OR MIT)'), ['ISC AND (BSD-3-Clause OR MIT)']);
 });
 
-test('extract shrinks the database but keeps line numbers and the parse', () => {
+void test('extract shrinks the database but keeps line numbers and the parse', () => {
   const raw = readFixture('alpine314');
   const reduced = reduceApkDb(raw);
   assert.ok(reduced.length < raw.length * 0.7, `${reduced.length} vs ${raw.length}`);
@@ -85,7 +85,7 @@ test('extract shrinks the database but keeps line numbers and the parse', () => 
   assert.deepEqual(run(fileTreeFrom({ [DB]: raw })).pkgs, run(treeOf('alpine314')).pkgs);
 });
 
-test('corrupt database: bad stanzas skipped, warnings name the file and line', () => {
+void test('corrupt database: bad stanzas skipped, warnings name the file and line', () => {
   const { pkgs, warnings } = run(treeOf('corrupt'));
   assert.deepEqual(
     pkgs.map((p) => p.name),
@@ -98,13 +98,13 @@ test('corrupt database: bad stanzas skipped, warnings name the file and line', (
   ]);
 });
 
-test('binary garbage: warnings, nothing found, no throw', () => {
+void test('binary garbage: warnings, nothing found, no throw', () => {
   const { pkgs, warnings } = run(treeOf('binary'));
   assert.deepEqual(pkgs, []);
   assert.ok(warnings.length > 0 && warnings.every((w) => w.startsWith(`${DB}: line `)));
 });
 
-test('CRLF and a missing final newline', () => {
+void test('CRLF and a missing final newline', () => {
   const text = 'P:a\r\nV:1-r0\r\nA:x86_64\r\n\r\nP:b\r\nV:2-r0\r\nA:x86_64';
   const { entries, problems } = parseApkInstalled(text);
   assert.deepEqual(problems, []);
@@ -114,16 +114,25 @@ test('CRLF and a missing final newline', () => {
   );
 });
 
-test('layer attribution across rewrites of the database', () => {
+void test('layer attribution across rewrites of the database', () => {
   const mk = (index: number, body: string): Parameters<typeof mergeLayers>[0][number] => {
     const layer: LayerRef = { digest: `sha256:${String(index).repeat(64)}`, index };
     const data = Buffer.from(body);
-    return { layer, files: [{ path: DB, layer, data, mode: 0o644, size: data.length }], whiteouts: [], opaques: [], symlinks: new Map() };
+    return {
+      layer,
+      files: [{ path: DB, layer, data, mode: 0o644, size: data.length }],
+      whiteouts: [],
+      opaques: [],
+      symlinks: new Map(),
+    };
   };
   const tree = mergeLayers([
     mk(0, 'P:musl\nV:1.2.4-r1\nA:x86_64\n\nP:busybox\nV:1.36.1-r2\nA:x86_64\n'),
     mk(1, 'P:musl\nV:1.2.4-r2\nA:x86_64\n\nP:busybox\nV:1.36.1-r2\nA:x86_64\n\nP:curl\nV:8.4.0-r0\nA:x86_64\n'),
-    mk(2, 'P:musl\nV:1.2.4-r2\nA:x86_64\n\nP:busybox\nV:1.36.1-r2\nA:x86_64\n\nP:curl\nV:8.4.0-r0\nA:x86_64\n\nP:jq\nV:1.7-r0\nA:x86_64\n'),
+    mk(
+      2,
+      'P:musl\nV:1.2.4-r2\nA:x86_64\n\nP:busybox\nV:1.36.1-r2\nA:x86_64\n\nP:curl\nV:8.4.0-r0\nA:x86_64\n\nP:jq\nV:1.7-r0\nA:x86_64\n',
+    ),
   ]);
   const { pkgs } = run(tree);
   assert.deepEqual(Object.fromEntries(pkgs.map((p) => [p.name, p.locations[0]?.layerIndex])), {
@@ -134,13 +143,13 @@ test('layer attribution across rewrites of the database', () => {
   });
 });
 
-test('usr-merged layout: usr/lib/apk/db/installed', () => {
+void test('usr-merged layout: usr/lib/apk/db/installed', () => {
   const { pkgs } = run(fileTreeFrom({ 'usr/lib/apk/db/installed': readFixture('alpine314') }));
   assert.equal(pkgs.length, 10);
   assert.equal(pkgs[0]?.locations[0]?.path, 'usr/lib/apk/db/installed');
 });
 
-test('wants: only the installed database', () => {
+void test('wants: only the installed database', () => {
   const w = (path: string): boolean => cataloger.wants({ path, size: 10, mode: 0o644 });
   assert.equal(w(DB), true);
   assert.equal(w('lib/apk/db/installed.new'), false);

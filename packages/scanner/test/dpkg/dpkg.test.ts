@@ -43,7 +43,7 @@ function stripArchSuffix(line: string): string {
   return [colon > 0 ? name.slice(0, colon) : name, ...rest].join(' ');
 }
 
-test('differential: this machine’s live /var/lib/dpkg/status against dpkg-query', () => {
+void test('differential: this machine’s live /var/lib/dpkg/status against dpkg-query', () => {
   const status = readFileSync('/var/lib/dpkg/status');
   const { pkgs, warnings } = run(fileTreeFrom({ 'var/lib/dpkg/status': status }));
   const fmt = '${binary:Package} ${Version} ${Architecture} ${source:Package} ${source:Version}\n';
@@ -59,7 +59,7 @@ test('differential: this machine’s live /var/lib/dpkg/status against dpkg-quer
   assert.equal(new Set(pkgs.map((p) => p.id)).size, pkgs.length, 'ids are unique');
 });
 
-test('real status fixture matches the dpkg-query output recorded with it', () => {
+void test('real status fixture matches the dpkg-query output recorded with it', () => {
   const { pkgs, warnings } = run(fixture('real'));
   assert.deepEqual(warnings, []);
   const expected = readFileSync(fixturePath('scanner', 'dpkg', 'real', 'expected.txt'), 'utf8')
@@ -75,14 +75,11 @@ test('real status fixture matches the dpkg-query output recorded with it', () =>
   );
 });
 
-test('purls, source packages, metadata, locations', () => {
+void test('purls, source packages, metadata, locations', () => {
   const { pkgs } = run(fixture('real'));
   const byName = new Map(pkgs.map((p) => [p.name, p]));
   const bash = byName.get('bash');
-  assert.equal(
-    bash?.purl,
-    'pkg:deb/debian/bash@5.2.15-2%2Bb8?arch=amd64&distro=debian-12&upstream=bash%405.2.15-2',
-  );
+  assert.equal(bash?.purl, 'pkg:deb/debian/bash@5.2.15-2%2Bb8?arch=amd64&distro=debian-12&upstream=bash%405.2.15-2');
   assert.deepEqual(bash?.source, { name: 'bash', version: '5.2.15-2' });
   const zlib = byName.get('zlib1g');
   assert.equal(zlib?.purl, 'pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib');
@@ -93,10 +90,12 @@ test('purls, source packages, metadata, locations', () => {
   assert.equal(tz?.purl, 'pkg:deb/debian/tzdata@2025b-0%2Bdeb12u2?arch=all&distro=debian-12', 'no upstream when same');
   assert.equal(tz?.foundBy, 'dpkg');
   assert.equal(tz?.type, 'deb');
-  assert.deepEqual(tz?.locations, [{ path: 'var/lib/dpkg/status', layerDigest: 'sha256:' + '0'.repeat(64), layerIndex: 0 }]);
+  assert.deepEqual(tz?.locations, [
+    { path: 'var/lib/dpkg/status', layerDigest: 'sha256:' + '0'.repeat(64), layerIndex: 0 },
+  ]);
 });
 
-test('purl namespace follows the OS; no distro qualifier without an OS', () => {
+void test('purl namespace follows the OS; no distro qualifier without an OS', () => {
   const files = fixture('real');
   const ubuntu = run(files, { family: 'ubuntu', id: 'ubuntu', version: '22.04' }).pkgs[0];
   assert.match(ubuntu?.purl ?? '', /^pkg:deb\/ubuntu\/base-files@.*distro=ubuntu-22.04/);
@@ -104,7 +103,7 @@ test('purl namespace follows the OS; no distro qualifier without an OS', () => {
   assert.equal(none?.purl, 'pkg:deb/debian/base-files@12.4%2Bdeb12u11?arch=amd64');
 });
 
-test('licenses from copyright files (DEP-5 and common-licenses references), also after extract', () => {
+void test('licenses from copyright files (DEP-5 and common-licenses references), also after extract', () => {
   const { pkgs } = run(fixture('real'));
   const byName = new Map(pkgs.map((p) => [p.name, p]));
   assert.deepEqual(byName.get('zlib1g')?.licenses, ['Zlib']);
@@ -120,7 +119,7 @@ test('licenses from copyright files (DEP-5 and common-licenses references), also
   assert.deepEqual(rawRun.find((p) => p.name === 'zlib1g')?.licenses, ['Zlib']);
 });
 
-test('distroless status.d: one file per package, md5sums ignored', () => {
+void test('distroless status.d: one file per package, md5sums ignored', () => {
   const { pkgs, warnings } = run(fixture('distroless'));
   assert.deepEqual(warnings, []);
   assert.deepEqual(
@@ -134,7 +133,7 @@ test('distroless status.d: one file per package, md5sums ignored', () => {
   assert.equal(pkgs[1]?.source?.name, 'openssl');
 });
 
-test('corrupt status: bad stanzas skipped with warnings naming file and line; states filtered', () => {
+void test('corrupt status: bad stanzas skipped with warnings naming file and line; states filtered', () => {
   const { pkgs, warnings } = run(fixture('corrupt'));
   assert.deepEqual(
     pkgs.map((p) => `${p.name}@${p.version}`),
@@ -148,21 +147,21 @@ test('corrupt status: bad stanzas skipped with warnings naming file and line; st
   assert.match(warnings[2] ?? '', /^var\/lib\/dpkg\/status: line 31: not a "Field: value" line/);
 });
 
-test('a binary file as status: warnings, no packages, no throw', () => {
+void test('a binary file as status: warnings, no packages, no throw', () => {
   const { pkgs, warnings } = run(fixture('binary'));
   assert.deepEqual(pkgs, []);
   assert.ok(warnings.length > 0);
   assert.ok(warnings.every((w) => w.startsWith('var/lib/dpkg/status: ')));
 });
 
-test('CRLF line endings and a missing final newline parse like the original', () => {
+void test('CRLF line endings and a missing final newline parse like the original', () => {
   const text = readFileSync(join(fixturePath('scanner', 'dpkg', 'real'), 'var/lib/dpkg/status'), 'utf8');
   const crlf = text.replace(/\n/g, '\r\n').replace(/(\r\n)+$/, '');
   assert.deepEqual(parseDpkgStatus(crlf), parseDpkgStatus(text));
   assert.equal(parseDpkgStatus(text).entries.length, 7);
 });
 
-test('stanza parser: continuation lines, "." paragraphs, case-insensitive fields', () => {
+void test('stanza parser: continuation lines, "." paragraphs, case-insensitive fields', () => {
   const [s] = parseStanzas('package: a\nDescription: short\n long one\n .\n more\nVERSION: 1\n');
   assert.equal(s?.fields.get('description'), 'short\nlong one\n\nmore');
   assert.equal(s?.fields.get('version'), '1');
@@ -170,17 +169,26 @@ test('stanza parser: continuation lines, "." paragraphs, case-insensitive fields
   assert.deepEqual(bad?.badLines, [1]);
 });
 
-function layer(index: number, status: string): { layer: LayerRef; files: CatalogFile[]; whiteouts: string[]; opaques: string[]; symlinks: Map<string, string> } {
+function layer(
+  index: number,
+  status: string,
+): { layer: LayerRef; files: CatalogFile[]; whiteouts: string[]; opaques: string[]; symlinks: Map<string, string> } {
   const ref: LayerRef = { digest: `sha256:${String(index).repeat(64)}`, index };
   const data = Buffer.from(status);
-  return { layer: ref, files: [{ path: 'var/lib/dpkg/status', layer: ref, data, mode: 0o644, size: data.length }], whiteouts: [], opaques: [], symlinks: new Map() };
+  return {
+    layer: ref,
+    files: [{ path: 'var/lib/dpkg/status', layer: ref, data, mode: 0o644, size: data.length }],
+    whiteouts: [],
+    opaques: [],
+    symlinks: new Map(),
+  };
 }
 
 function stanza(name: string, version: string): string {
   return `Package: ${name}\nStatus: install ok installed\nArchitecture: amd64\nVersion: ${version}\n\n`;
 }
 
-test('layer attribution: the earliest layer from which the package stayed present', () => {
+void test('layer attribution: the earliest layer from which the package stayed present', () => {
   const tree = mergeLayers([
     layer(0, stanza('a', '1') + stanza('b', '1') + stanza('d', '1')),
     layer(1, stanza('a', '1') + stanza('b', '1') + stanza('c', '1')), // d removed
@@ -191,16 +199,19 @@ test('layer attribution: the earliest layer from which the package stayed presen
   assert.deepEqual(where, { a: 2, b: 0, c: 1, d: 2 });
 });
 
-test('multi-arch twins get distinct ids', () => {
+void test('multi-arch twins get distinct ids', () => {
   const status =
     'Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 2.36-9\n\n' +
     'Package: libc6\nStatus: install ok installed\nArchitecture: i386\nMulti-Arch: same\nVersion: 2.36-9\n';
   const { pkgs } = run(fileTreeFrom({ 'var/lib/dpkg/status': status }));
-  assert.deepEqual(pkgs.map((p) => p.arch), ['amd64', 'i386']);
+  assert.deepEqual(
+    pkgs.map((p) => p.arch),
+    ['amd64', 'i386'],
+  );
   assert.notEqual(pkgs[0]?.id, pkgs[1]?.id);
 });
 
-test('wants: status, status.d entries and doc copyright files only', () => {
+void test('wants: status, status.d entries and doc copyright files only', () => {
   const w = (path: string): boolean => cataloger.wants({ path, size: 10, mode: 0o644 });
   assert.equal(w('var/lib/dpkg/status'), true);
   assert.equal(w('var/lib/dpkg/status.d/base'), true);

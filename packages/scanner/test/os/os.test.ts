@@ -11,7 +11,7 @@ function detectFixture(name: string): OsInfo | undefined {
   return osDetector.detect(loadRoot(fixturePath('scanner', 'os', name), (f) => osDetector.wants(f)));
 }
 
-test('Debian 12: etc/os-release is a symlink to usr/lib/os-release (this machine’s real files)', () => {
+void test('Debian 12: etc/os-release is a symlink to usr/lib/os-release (this machine’s real files)', () => {
   assert.deepEqual(detectFixture('debian12'), {
     family: 'debian',
     id: 'debian',
@@ -21,21 +21,21 @@ test('Debian 12: etc/os-release is a symlink to usr/lib/os-release (this machine
   });
 });
 
-test('this machine’s live /etc/os-release gives the same answer as its fixture copy', () => {
+void test('this machine’s live /etc/os-release gives the same answer as its fixture copy', () => {
   const live = fileTreeFrom({ 'usr/lib/os-release': readFileSync('/usr/lib/os-release') }, undefined, {
     'etc/os-release': '../usr/lib/os-release',
   });
   assert.deepEqual(osDetector.detect(live), detectFixture('debian12'));
 });
 
-test('Debian testing without VERSION_ID takes the version from debian_version', () => {
+void test('Debian testing without VERSION_ID takes the version from debian_version', () => {
   const os = detectFixture('debian-sid');
   assert.equal(os?.family, 'debian');
   assert.equal(os?.version, 'trixie/sid');
   assert.equal(os?.codename, 'trixie');
 });
 
-test('distroless is Debian for matching', () => {
+void test('distroless is Debian for matching', () => {
   assert.deepEqual(detectFixture('distroless12'), {
     family: 'debian',
     id: 'debian',
@@ -45,7 +45,7 @@ test('distroless is Debian for matching', () => {
   });
 });
 
-test('Alpine: full point release from alpine-release', () => {
+void test('Alpine: full point release from alpine-release', () => {
   assert.deepEqual(detectFixture('alpine318'), {
     family: 'alpine',
     id: 'alpine',
@@ -55,7 +55,7 @@ test('Alpine: full point release from alpine-release', () => {
   assert.deepEqual(detectFixture('alpine-legacy'), { family: 'alpine', id: 'alpine', version: '3.15.4' });
 });
 
-test('Ubuntu: os-release wins over debian_version ("bookworm/sid")', () => {
+void test('Ubuntu: os-release wins over debian_version ("bookworm/sid")', () => {
   const os = detectFixture('ubuntu2204');
   assert.equal(os?.family, 'ubuntu');
   assert.equal(os?.version, '22.04');
@@ -63,7 +63,7 @@ test('Ubuntu: os-release wins over debian_version ("bookworm/sid")', () => {
   assert.equal(os?.prettyName, 'Ubuntu 22.04.3 LTS');
 });
 
-test('Ubuntu without os-release: lsb-release, not debian_version', () => {
+void test('Ubuntu without os-release: lsb-release, not debian_version', () => {
   assert.deepEqual(detectFixture('ubuntu-lsb-only'), {
     family: 'ubuntu',
     id: 'ubuntu',
@@ -73,7 +73,7 @@ test('Ubuntu without os-release: lsb-release, not debian_version', () => {
   });
 });
 
-test('RHEL, Fedora, Amazon Linux 2023, Wolfi from os-release', () => {
+void test('RHEL, Fedora, Amazon Linux 2023, Wolfi from os-release', () => {
   assert.deepEqual(detectFixture('rhel94'), {
     family: 'rhel',
     id: 'rhel',
@@ -91,7 +91,7 @@ test('RHEL, Fedora, Amazon Linux 2023, Wolfi from os-release', () => {
   assert.deepEqual(detectFixture('wolfi'), { family: 'wolfi', id: 'wolfi', version: '20230201', prettyName: 'Wolfi' });
 });
 
-test('legacy Red Hat family one-liners: CentOS 7 (through symlinks), Amazon Linux 2', () => {
+void test('legacy Red Hat family one-liners: CentOS 7 (through symlinks), Amazon Linux 2', () => {
   assert.deepEqual(detectFixture('centos7-legacy'), {
     family: 'centos',
     id: 'centos',
@@ -105,20 +105,22 @@ test('legacy Red Hat family one-liners: CentOS 7 (through symlinks), Amazon Linu
   assert.equal(amzn2?.codename, 'karoo');
 });
 
-test('a binary where os-release should be: no OS, no crash', () => {
+void test('a binary where os-release should be: no OS, no crash', () => {
   assert.equal(detectFixture('garbage'), undefined);
   assert.equal(osDetector.detect(fileTreeFrom({})), undefined);
 });
 
-test('old Debian without VERSION_CODENAME: codename from VERSION', () => {
+void test('old Debian without VERSION_CODENAME: codename from VERSION', () => {
   const os = osDetector.detect(
-    fileTreeFrom({ 'etc/os-release': 'PRETTY_NAME="Debian GNU/Linux 8 (jessie)"\nID=debian\nVERSION_ID="8"\nVERSION="8 (jessie)"\n' }),
+    fileTreeFrom({
+      'etc/os-release': 'PRETTY_NAME="Debian GNU/Linux 8 (jessie)"\nID=debian\nVERSION_ID="8"\nVERSION="8 (jessie)"\n',
+    }),
   );
   assert.equal(os?.codename, 'jessie');
   assert.equal(os?.version, '8');
 });
 
-test('an unknown distro keeps its id; ID_LIKE picks the family', () => {
+void test('an unknown distro keeps its id; ID_LIKE picks the family', () => {
   const os = osDetector.detect(
     fileTreeFrom({ 'etc/os-release': 'ID=linuxmint\nID_LIKE="ubuntu debian"\nVERSION_ID="21.2"\n' }),
   );
@@ -128,20 +130,23 @@ test('an unknown distro keeps its id; ID_LIKE picks the family', () => {
   assert.equal(odd?.family, 'nixos');
 });
 
-test('os-release quoting: double quotes with escapes, single quotes, comments, CRLF', () => {
+void test('os-release quoting: double quotes with escapes, single quotes, comments, CRLF', () => {
   assert.equal(unquoteValue('"a \\"b\\" \\\\ \\$c"'), 'a "b" \\ $c');
   assert.equal(unquoteValue('"keep \\n as is"'), 'keep \\n as is');
   assert.equal(unquoteValue("'lit \\\" eral'"), 'lit \\" eral');
   assert.equal(unquoteValue('bare\\ word # comment'), 'bare word');
   assert.equal(unquoteValue('"a"\'b\'c'), 'abc');
   const kv = parseKeyValues('# comment\r\nID="x"\r\n  \r\nNOT A LINE\r\n=novalue\r\nVERSION_ID=\'1.0\'\r\n');
-  assert.deepEqual([...kv], [
-    ['ID', 'x'],
-    ['VERSION_ID', '1.0'],
-  ]);
+  assert.deepEqual(
+    [...kv],
+    [
+      ['ID', 'x'],
+      ['VERSION_ID', '1.0'],
+    ],
+  );
 });
 
-test('release one-liners', () => {
+void test('release one-liners', () => {
   assert.deepEqual(parseReleaseLine('Red Hat Enterprise Linux Server release 7.9 (Maipo)\n'), {
     name: 'Red Hat Enterprise Linux Server',
     version: '7.9',
@@ -155,7 +160,7 @@ test('release one-liners', () => {
   assert.equal(parseReleaseLine('nothing here'), undefined);
 });
 
-test('wants: only release files, by exact path and a size bound', () => {
+void test('wants: only release files, by exact path and a size bound', () => {
   assert.equal(osDetector.wants({ path: 'etc/os-release', size: 300, mode: 0o644 }), true);
   assert.equal(osDetector.wants({ path: 'usr/lib/os-release', size: 300, mode: 0o644 }), true);
   assert.equal(osDetector.wants({ path: 'etc/os-release.bak', size: 300, mode: 0o644 }), false);

@@ -74,6 +74,8 @@ function choosePrimary(group: HitGroup, id: string): Hit {
 }
 
 function mergedCvss(group: HitGroup): CvssScore[] {
+  // Stored sorted by the importer pipeline is not guaranteed across feeds; one record: copy as is.
+  if (group.hits.length === 1) return (group.hits[0]?.record.data.cvss ?? []).slice();
   const seen = new Map<string, CvssScore>();
   for (const h of group.hits) for (const c of h.record.data.cvss) seen.set(`${c.source}|${c.vector}`, c);
   return [...seen.values()].sort((a, b) => byString(b.version, a.version) || byString(a.source, b.source) || byString(a.vector, b.vector));
@@ -130,8 +132,13 @@ export class SqliteVulnDb implements VulnDb {
   }
 
   match(packages: readonly Package[], os: OsInfo | undefined): VulnerabilityMatch[] {
+    // Sorting the (few) packages first and each package's (few) findings after is much cheaper
+    // than one comparator sort over all findings.
+    const ordered = [...packages].sort(
+      (a, b) => byString(a.name, b.name) || byString(a.version, b.version) || byString(a.id, b.id),
+    );
     const out: VulnerabilityMatch[] = [];
-    for (const pkg of packages) {
+    for (const pkg of ordered) {
       const target = lookupTarget(pkg, os);
       if (!target) continue;
       const hits: Hit[] = [];
@@ -139,16 +146,13 @@ export class SqliteVulnDb implements VulnDb {
         const record = this.record(h.advisory);
         if (record) hits.push({ ...h, record });
       }
-      for (const g of groupHits(hits)) out.push(this.toMatch(pkg, target, g));
+      if (hits.length === 0) continue;
+      const found = groupHits(hits).map((g) => this.toMatch(pkg, target, g));
+      found.sort((a, b) => byString(a.id, b.id));
+      for (const m of found) out.push(m);
     }
     this.attachExploitData(out);
-    return out.sort(
-      (a, b) =>
-        byString(a.package.name, b.package.name) ||
-        byString(a.package.version, b.package.version) ||
-        byString(a.package.id, b.package.id) ||
-        byString(a.id, b.id),
-    );
+    return out;
   }
 
   private toMatch(pkg: Package, target: LookupTarget, group: HitGroup): VulnerabilityMatch {
@@ -171,7 +175,8 @@ export class SqliteVulnDb implements VulnDb {
       severitySource: sev.source,
       cvss,
       dataSource: { feed: primary.record.feed, id: primary.record.id, ...(rec.url ? { url: rec.url } : {}) },
-      references: [...new Set(group.hits.flatMap((h) => h.record.data.references))].sort(),
+      references:
+        group.hits.length === 1 ? rec.references.slice() : [...new Set(group.hits.flatMap((h) => h.record.data.references))].sort(),
     };
     const title = rec.summary ?? group.hits.map((h) => h.record.data.summary).find((s) => s !== undefined);
     const description = rec.details ?? group.hits.map((h) => h.record.data.details).find((s) => s !== undefined);

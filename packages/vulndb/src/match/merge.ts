@@ -33,6 +33,8 @@ function isUmbrella(h: Hit): boolean {
 
 /** Group the hits of one package by shared ids. */
 export function groupHits(hits: readonly Hit[]): HitGroup[] {
+  const only = hits.length === 1 ? hits[0] : undefined;
+  if (only !== undefined) return [{ hits: [only], ids: new Set(strongIds(only)) }];
   const parent = hits.map((_, i) => i);
   const owner = new Map<string, number>();
   hits.forEach((h, i) => {

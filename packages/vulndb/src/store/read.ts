@@ -4,6 +4,10 @@ import Database from 'better-sqlite3';
 import { PalisadeError, type DbStatus, type EpssInfo, type KevInfo } from '@palisade/core';
 import { SCHEMA_VERSION, type StoredAdvisory } from './schema.js';
 
+function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 const UPDATE_HINT = 'run `palisade db update` (or `palisade db import`) to build it';
 
 export interface AffectedRow {
@@ -73,7 +77,12 @@ export class DbFile {
 
   advisory(rowid: number): AdvisoryRow | undefined {
     const r = this.advStmt.get(rowid);
-    return r === undefined ? undefined : { feed: r.feed, id: r.id, data: JSON.parse(r.data) as StoredAdvisory };
+    if (r === undefined) return undefined;
+    const data = JSON.parse(r.data) as StoredAdvisory;
+    // Sorted once here so a single-record finding can copy the list as it is.
+    data.cvss.sort((a, b) => byString(b.version, a.version) || byString(a.source, b.source) || byString(a.vector, b.vector));
+    data.references.sort(byString);
+    return { feed: r.feed, id: r.id, data };
   }
 
   /** KEV entries of many CVEs in one query (a statement per CVE dominated match time). */

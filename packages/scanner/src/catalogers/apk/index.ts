@@ -106,9 +106,23 @@ export function splitApkLicense(raw: string): string[] {
 function toPackage(e: ApkEntry, file: CatalogFile, ctx: CatalogContext): Package {
   const qualifiers: Record<string, string | undefined> = { arch: e.arch, distro: distroQualifier(ctx.os) };
   if (e.origin && e.origin !== e.name) qualifiers['upstream'] = e.origin;
-  const purl = buildPurl({ type: 'apk', namespace: ctx.os?.id || 'alpine', name: e.name, version: e.version, qualifiers });
+  const purl = buildPurl({
+    type: 'apk',
+    namespace: ctx.os?.id || 'alpine',
+    name: e.name,
+    version: e.version,
+    qualifiers,
+  });
   const locations = [locationOf(file)];
-  const pkg: Package = { id: packageId({ type: 'apk', name: e.name, version: e.version, locations }), name: e.name, version: e.version, type: 'apk', purl, locations, foundBy: ID };
+  const pkg: Package = {
+    id: packageId({ type: 'apk', name: e.name, version: e.version, locations }),
+    name: e.name,
+    version: e.version,
+    type: 'apk',
+    purl,
+    locations,
+    foundBy: ID,
+  };
   if (e.arch) pkg.arch = e.arch;
   // apk builds every subpackage of an origin at the origin's version.
   if (e.origin) pkg.source = { name: e.origin, version: e.version };
@@ -123,7 +137,9 @@ function toPackage(e: ApkEntry, file: CatalogFile, ctx: CatalogContext): Package
 }
 
 function keysOf(file: CatalogFile): ReadonlySet<string> {
-  return new Set(parseApkInstalled(file.data.toString('utf8')).entries.map((e) => packageKey(e.name, e.version, e.arch)));
+  return new Set(
+    parseApkInstalled(file.data.toString('utf8')).entries.map((e) => packageKey(e.name, e.version, e.arch)),
+  );
 }
 
 /**

@@ -9,7 +9,13 @@ const COMMON_LICENSES = '/usr/share/common-licenses/';
 /** Characters a common-licenses file name is made of (GPL-2, Apache-2.0, LGPL-2.1, …). */
 function isLicenseNameChar(c: number): boolean {
   return (
-    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e || c === 0x2b || c === 0x5f
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    c === 0x2d ||
+    c === 0x2e ||
+    c === 0x2b ||
+    c === 0x5f
   );
 }
 

@@ -95,9 +95,23 @@ function toPackage(e: DpkgEntry, file: CatalogFile, ctx: CatalogContext): Packag
   if (e.source && (e.source.name !== e.name || e.source.version !== e.version)) {
     qualifiers['upstream'] = e.source.version === e.version ? e.source.name : `${e.source.name}@${e.source.version}`;
   }
-  const purl = buildPurl({ type: 'deb', namespace: ctx.os?.id || 'debian', name: e.name, version: e.version, qualifiers });
+  const purl = buildPurl({
+    type: 'deb',
+    namespace: ctx.os?.id || 'debian',
+    name: e.name,
+    version: e.version,
+    qualifiers,
+  });
   const locations = [locationOf(file)];
-  const pkg: Package = { id: packageId({ type: 'deb', name: e.name, version: e.version, locations }), name: e.name, version: e.version, type: 'deb', purl, locations, foundBy: ID };
+  const pkg: Package = {
+    id: packageId({ type: 'deb', name: e.name, version: e.version, locations }),
+    name: e.name,
+    version: e.version,
+    type: 'deb',
+    purl,
+    locations,
+    foundBy: ID,
+  };
   if (e.arch) pkg.arch = e.arch;
   if (e.source) pkg.source = { name: e.source.name, version: e.source.version };
   const licenses = licensesOf(ctx.files, e.name);
@@ -111,7 +125,10 @@ function toPackage(e: DpkgEntry, file: CatalogFile, ctx: CatalogContext): Packag
 }
 
 function isStatusFile(path: string): boolean {
-  return path === STATUS || (path.startsWith(STATUS_D) && !path.endsWith('.md5sums') && path.indexOf('/', STATUS_D.length) < 0);
+  return (
+    path === STATUS ||
+    (path.startsWith(STATUS_D) && !path.endsWith('.md5sums') && path.indexOf('/', STATUS_D.length) < 0)
+  );
 }
 
 function catalogStatusFile(top: CatalogFile, ctx: CatalogContext): Package[] {

@@ -59,13 +59,23 @@ function layoutOf(blob: Buffer): Layout {
   const dataStart = off + 8 + entries * 16;
   const dataEnd = dataStart + dataSize;
   if (dataEnd > blob.length) {
-    throw new RpmHeaderError(`header claims ${dataEnd} bytes (${entries} entries, ${dataSize} data) but has ${blob.length}`);
+    throw new RpmHeaderError(
+      `header claims ${dataEnd} bytes (${entries} entries, ${dataSize} data) but has ${blob.length}`,
+    );
   }
   return { entries, dataStart, dataEnd };
 }
 
-function readValue(blob: Buffer, l: Layout, tag: number, type: number, offset: number, count: number): string | number | undefined {
-  if (offset < 0 || offset >= l.dataEnd - l.dataStart) throw new RpmHeaderError(`tag ${tag}: offset ${offset} outside the data store`);
+function readValue(
+  blob: Buffer,
+  l: Layout,
+  tag: number,
+  type: number,
+  offset: number,
+  count: number,
+): string | number | undefined {
+  if (offset < 0 || offset >= l.dataEnd - l.dataStart)
+    throw new RpmHeaderError(`tag ${tag}: offset ${offset} outside the data store`);
   const at = l.dataStart + offset;
   switch (type) {
     case TYPE_STRING:
