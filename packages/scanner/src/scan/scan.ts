@@ -4,7 +4,6 @@
  */
 import {
   PALISADE_VERSION,
-  PalisadeError,
   systemClock,
   withSubject,
   type ArtifactInfo,
