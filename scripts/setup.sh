@@ -31,3 +31,4 @@ fi
 
 # Build (incremental).
 npx --no-install tsc -b packages/cli packages/testkit
+node scripts/bundle.mjs

@@ -82,3 +82,13 @@ export function verifyChecksum(buf: Buffer, start: number): number {
   }
   return stored === signed ? BLOCK_OK : BLOCK_BAD_CHECKSUM;
 }
+
+/** The path of a header block: name, joined to the POSIX ustar prefix when there is one. */
+export function readHeaderName(buf: Buffer, at: number): string {
+  const name = readString(buf, at, 100);
+  // POSIX ustar keeps a path prefix at 345; GNU's "ustar  " magic uses those bytes for times.
+  if (fieldEquals(buf, at + 257, 'ustar\u0000') && buf[at + 345] !== 0) {
+    return readString(buf, at + 345, 155) + '/' + name;
+  }
+  return name;
+}

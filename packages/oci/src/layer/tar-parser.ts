@@ -7,7 +7,7 @@
  */
 import { PalisadeError, type ErrorCode } from '@palisade/core';
 import type { EntryHeader, EntryVisitor } from '../types.js';
-import { BAD_NUMBER, BLOCK_BAD_CHECKSUM, BLOCK_ZERO, fieldEquals, readNumber, readString, verifyChecksum } from './fields.js';
+import { BAD_NUMBER, BLOCK_BAD_CHECKSUM, BLOCK_ZERO, readHeaderName, readNumber, readString, verifyChecksum } from './fields.js';
 import { basenameOf, dirnameOf, normalizeEntryPath, symlinkEscapes } from './paths.js';
 import { paxInteger, paxTime, parsePax, type PaxHeader } from './pax.js';
 import { checkSparseMap, expandSparse, parseSparseMapList, SparseMapReader, type SparseMap } from './sparse.js';
@@ -285,15 +285,6 @@ export class TarParser {
     return this.globalPax.get(key);
   }
 
-  private headerName(buf: Buffer, at: number): string {
-    const name = readString(buf, at, 100);
-    // POSIX ustar keeps a path prefix at 345; GNU's "ustar  " magic uses those bytes for times.
-    if (fieldEquals(buf, at + 257, 'ustar\u0000') && buf[at + 345] !== 0) {
-      return readString(buf, at + 345, 155) + '/' + name;
-    }
-    return name;
-  }
-
   private numberField(buf: Buffer, at: number, length: number, what: string): number {
     const n = readNumber(buf, at, length);
     if (n === BAD_NUMBER) this.fail('E_CORRUPT', `invalid ${what} field in the header at offset ${this.headerOffset}`);
@@ -301,7 +292,7 @@ export class TarParser {
   }
 
   private onEntryHeader(buf: Buffer, at: number, flag: number, headerSize: number): void {
-    let rawPath = this.longName ?? this.pax('path') ?? this.headerName(buf, at);
+    let rawPath = this.longName ?? this.pax('path') ?? readHeaderName(buf, at);
     let kind = typeflagKind(flag) ?? 'other';
     // v7 and old tars mark directories only by a trailing slash.
     if (kind === 'file' && flag !== 0x37 && rawPath.endsWith('/')) kind = 'dir';
