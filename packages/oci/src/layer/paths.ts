@@ -33,7 +33,10 @@ function isClean(text: string, from: number, to: number): boolean {
  * is absolute or climbs above the root. "./a", "a//b", "a/./b", "a/b/" and "a/../b" are fine.
  */
 export function normalizeEntryPath(raw: string): string | null {
-  if (raw.charCodeAt(0) === 0x2f) return UNSAFE;
+  if (raw.charCodeAt(0) === 0x2f) {
+    // "/" alone is the root (umoci writes it so); any other absolute path is refused.
+    return normalizeSlow(raw) === '' ? '' : UNSAFE;
+  }
   let from = 0;
   while (raw.charCodeAt(from) === 0x2e && raw.charCodeAt(from + 1) === 0x2f) {
     from += 2;
