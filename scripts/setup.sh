@@ -30,5 +30,5 @@ if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.
 fi
 
 # Build (incremental).
-npx --no-install tsc -b packages/cli packages/testkit
+npx --no-install tsc -b packages/cli packages/testkit packages/server
 node scripts/bundle.mjs

@@ -221,7 +221,7 @@ function parseDockerManifest(data: Buffer, subject: string): DockerImageEntry[] 
       throw new PalisadeError('E_CORRUPT', `manifest.json entry ${i} lacks Config or Layers`, { subject });
     }
     const tags = Array.isArray(e.RepoTags) ? e.RepoTags.filter((t): t is string => typeof t === 'string') : [];
-    return { Config: e.Config, RepoTags: tags, Layers: layers as string[] };
+    return { Config: e.Config, RepoTags: tags, Layers: layers };
   });
 }
 

@@ -131,7 +131,7 @@ function isIndex(mediaType: string, doc?: Record<string, unknown>): boolean {
 // ---- config -----------------------------------------------------------------------------------
 
 function stringList(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : undefined;
+  return Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v) : undefined;
 }
 
 /** The parts of an image config Palisade uses, read defensively (the raw JSON is kept). */

@@ -148,7 +148,8 @@ function vulnerability(v: VulnerabilityMatch): Obj {
   const refs = v.aliases.map((id) => ({ id, source: { name: aliasSource(id) } }));
   const advisories = [...new Set([v.dataSource.url, ...v.references].filter((u): u is string => !!u))].map((url) => ({ url }));
   const versions = [
-    { version: v.installedVersion, status: v.suppressed?.status === 'not_affected' ? 'unaffected' : 'affected' },
+    // A VEX not_affected/fixed decision is exactly a statement that the installed version is unaffected.
+    { version: v.installedVersion, status: v.suppressed ? 'unaffected' : 'affected' },
     ...v.fixedVersions.filter((f) => f !== v.installedVersion).map((f) => ({ version: f, status: 'unaffected' })),
   ];
   const props = [

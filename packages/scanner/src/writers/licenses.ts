@@ -67,6 +67,9 @@ function spdxExpression(s: string): string | undefined {
 
 /** A LicenseRef id for free text: "LicenseRef-" + the text reduced to the characters SPDX allows. */
 export function licenseRef(text: string): string {
-  const slug = text.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '');
+  const slug = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '');
   return `LicenseRef-${slug || 'unknown'}`;
 }

@@ -16,7 +16,11 @@ const IMAGE_SPDXID = 'SPDXRef-Image';
 
 /** Characters SPDX ids allow: letters, digits, "." and "-". */
 function idPart(s: string): string {
-  return s.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
+  // Strip accents first so "ünicode" reads "unicode" rather than losing the letter.
+  return s
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
 }
 
 /** Deterministic SPDXID: readable prefix (type, name) plus the package's stable id for uniqueness. */
