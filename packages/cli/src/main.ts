@@ -10,8 +10,9 @@ import { sbomCommand } from './commands/sbom.js';
 import { scanCommand } from './commands/scan.js';
 import { processIo, type Io } from './output.js';
 
-/** Exit code for errors (findings use --exit-code, so errors stay distinguishable). */
-export const EXIT_ERROR = 2;
+import { EXIT_ERROR } from './exit-codes.js';
+
+export { EXIT_ERROR };
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('palisade')

@@ -233,21 +233,25 @@ test(
     podman(['save', '-q', '--format', 'docker-archive', '-o', dockerArchive, image]);
     podman(['save', '-q', '--format', 'oci-archive', '-o', ociArchive, image]);
 
+    // Docker Hub serves Docker schema 2 manifests: the same image pushed that way, and pulled by digest.
+    await pushLayout(layoutDir, TAG, registry, `debian-v2s2:${TAG}`, { format: 'v2s2' });
     const cases: Array<{ ref: string; kind: ScanReport['artifact']['kind'] }> = [
+      { ref: `${registry.host}/debian-v2s2:${TAG}`, kind: 'registry' },
+      { ref: `${registry.host}/debian@${layout.digest}`, kind: 'registry' },
       { ref: `oci:${layoutDir}:${TAG}`, kind: 'oci-layout' },
       { ref: `archive:${dockerArchive}`, kind: 'archive' },
       { ref: `archive:${ociArchive}`, kind: 'archive' },
     ];
     for (const { ref, kind } of cases) {
       // --no-cache: each source must really read its own layer bytes.
-      const report = parseReport(await sbom(ref, join(tmp.path, 'cache-2'), '--no-cache'), ref);
+      const report = parseReport(await sbom(ref, join(tmp.path, 'cache-2'), '--no-cache', '--insecure'), ref);
       assertBookworm(report, ref);
       assert.equal(report.artifact.kind, kind, ref);
       assertSameInventory(inventory(report), expected, ref);
       const layers = report.artifact.layers.map((l) => l.digest);
       assert.equal(layers.length, 1, `${ref}: one layer`);
-      // The OCI layout holds the very blob that was built, so its digest is known exactly.
-      if (kind === 'oci-layout') assert.deepEqual(layers, [layerDigest]);
+      // The registry and the OCI layout hold the very blob that was built: its digest is known.
+      if (kind !== 'archive') assert.deepEqual(layers, [layerDigest], ref);
       for (const p of debs(report)) {
         assert.equal(p.locations[0]?.layerDigest, layers[0], `${ref}: ${p.name} names the layer`);
         assert.equal(p.locations[0]?.layerIndex, 0, `${ref}: ${p.name} layer index`);
@@ -331,12 +335,12 @@ function expectedMatches(): string[] {
       Header: { ID: string };
       Annotations: CveListAnnotation[];
     };
-    for (const row of dpkgRows) add(rec.Header.ID, row, cveListVerdict(rec.Annotations, row.sourceName, row.sourceVersion));
+    for (const row of dpkgRows)
+      add(rec.Header.ID, row, cveListVerdict(rec.Annotations, row.sourceName, row.sourceVersion));
   }
-  const tracker = JSON.parse(readFileSync(sharedPath('vulndata', 'samples', 'debian-tracker-vunnel-debian.json'), 'utf8')) as Record<
-    string,
-    Record<string, { releases: Record<string, TrackerRelease> }>
-  >;
+  const tracker = JSON.parse(
+    readFileSync(sharedPath('vulndata', 'samples', 'debian-tracker-vunnel-debian.json'), 'utf8'),
+  ) as Record<string, Record<string, { releases: Record<string, TrackerRelease> }>>;
   for (const row of dpkgRows) {
     for (const [id, cve] of Object.entries(tracker[row.sourceName] ?? {})) {
       add(id, row, trackerVerdict(cve.releases['bookworm'], row.sourceVersion));
@@ -356,7 +360,18 @@ test(
     const expected = expectedMatches();
     // The sample records name several bookworm packages: an empty expectation would prove nothing.
     assert.ok(expected.length >= 10, `expected matches: ${expected.join('; ')}`);
-    const r = await run(['scan', 'image', registryRef, '--insecure', '--db', dbPath, '--format', 'json', '--cache-dir', join(tmp.path, 'cache-1')]);
+    const r = await run([
+      'scan',
+      'image',
+      registryRef,
+      '--insecure',
+      '--db',
+      dbPath,
+      '--format',
+      'json',
+      '--cache-dir',
+      join(tmp.path, 'cache-1'),
+    ]);
     const report = parseReport(r, registryRef);
     assertBookworm(report, registryRef);
     const debVulns = report.vulnerabilities.filter((v) => v.package.type === 'deb');
@@ -373,8 +388,9 @@ test(
 
 /** Report without the one field that must differ between two scans. */
 function withoutCreatedAt(report: ScanReport): Omit<ScanReport, 'createdAt'> {
-  const { createdAt: _createdAt, ...rest } = report;
-  return rest;
+  const rest: Partial<ScanReport> = { ...report };
+  delete rest.createdAt;
+  return rest as Omit<ScanReport, 'createdAt'>;
 }
 
 test(
@@ -382,7 +398,18 @@ test(
   { timeout: STEP_TIMEOUT },
   async () => {
     const cacheDir = join(tmp.path, 'cache-warm');
-    const argv = ['scan', 'image', registryRef, '--insecure', '--db', dbPath, '--format', 'json', '--cache-dir', cacheDir];
+    const argv = [
+      'scan',
+      'image',
+      registryRef,
+      '--insecure',
+      '--db',
+      dbPath,
+      '--format',
+      'json',
+      '--cache-dir',
+      cacheDir,
+    ];
     const cold = parseReport(await run(argv), 'cold scan');
     assert.ok(cold.packages.length > 50);
 
@@ -404,5 +431,55 @@ test(
     const warm = parseReport(await run(argv), 'warm scan');
     assert.notEqual(warm.createdAt, '');
     assert.deepEqual(withoutCreatedAt(warm), withoutCreatedAt(cold));
+  },
+);
+
+/** name@version pairs, sorted, from dpkg-query. */
+function expectedNameVersions(): string[] {
+  return dpkgRows.map((r) => `${r.name}@${r.version}`).sort();
+}
+
+test(
+  'CycloneDX and SPDX SBOMs list exactly the dpkg packages, with the same purls',
+  { timeout: STEP_TIMEOUT },
+  async () => {
+    const cache = join(tmp.path, 'cache-1');
+    const json = parseReport(await sbom(registryRef, cache, '--insecure'), 'json');
+    const purls = debs(json)
+      .map((p) => p.purl)
+      .sort();
+
+    const cdx = await run(['sbom', registryRef, '--insecure', '--format', 'cyclonedx', '--cache-dir', cache]);
+    assert.equal(cdx.code, 0, cdx.stderr);
+    const bom = JSON.parse(cdx.stdout) as { components?: Array<{ name: string; version?: string; purl?: string }> };
+    const debComponents = (bom.components ?? []).filter((c) => c.purl?.startsWith('pkg:deb/'));
+    assert.deepEqual(
+      debComponents.map((c) => `${c.name}@${c.version ?? ''}`).sort(),
+      expectedNameVersions(),
+      'CycloneDX components',
+    );
+    assert.deepEqual(debComponents.map((c) => c.purl ?? '').sort(), purls, 'CycloneDX purls');
+
+    const spdx = await run(['sbom', registryRef, '--insecure', '--format', 'spdx', '--cache-dir', cache]);
+    assert.equal(spdx.code, 0, spdx.stderr);
+    const doc = JSON.parse(spdx.stdout) as {
+      packages?: Array<{
+        name: string;
+        versionInfo?: string;
+        externalRefs?: Array<{ referenceType: string; referenceLocator: string }>;
+      }>;
+    };
+    const debPackages = (doc.packages ?? []).filter((p) =>
+      (p.externalRefs ?? []).some((r) => r.referenceType === 'purl' && r.referenceLocator.startsWith('pkg:deb/')),
+    );
+    assert.deepEqual(
+      debPackages.map((p) => `${p.name}@${p.versionInfo ?? ''}`).sort(),
+      expectedNameVersions(),
+      'SPDX packages',
+    );
+    const spdxPurls = debPackages.flatMap((p) =>
+      (p.externalRefs ?? []).filter((r) => r.referenceType === 'purl').map((r) => r.referenceLocator),
+    );
+    assert.deepEqual(spdxPurls.sort(), purls, 'SPDX purls');
   },
 );

@@ -169,3 +169,37 @@ test('a layer whose bytes do not match its digest fails the scan naming the laye
     bad.cleanup();
   }
 });
+
+test('a malformed dpkg status or package.json fails closed naming the file; --allow-unreadable accepts', async () => {
+  const bad = tempDir();
+  try {
+    writeOciLayout(bad.path, 'v1', [
+      {
+        layers: [
+          {
+            files: [
+              { path: 'etc/os-release', content: OS_RELEASE },
+              { path: 'var/lib/dpkg/status', content: 'Package: ok\nStatus: install ok installed\nVersion: 1.0\n\nthis is not a stanza\n\u0000\u0001\n' },
+              { path: 'app/node_modules/broken/package.json', content: '{"name": "broken", "version": ' },
+            ],
+          },
+        ],
+      },
+    ]);
+    const ref2 = `oci:${bad.path}:v1`;
+    const out = join(bad.path, 'sbom.json');
+    const r = await run(['sbom', ref2, '--format', 'json', '--output', out, '--no-cache']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /app\/node_modules\/broken\/package\.json/);
+    assert.match(r.stderr, /var\/lib\/dpkg\/status/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as ScanReport;
+    assert.ok(report.packages.some((p) => p.name === 'ok'), 'what could be read is still reported');
+    assert.ok((report.unreadable ?? []).length >= 2);
+    const allowed = await run(['sbom', ref2, '--format', 'json', '--no-cache', '--allow-unreadable']);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.match(allowed.stderr, /^warning: .*broken\/package\.json/m);
+  } finally {
+    bad.cleanup();
+  }
+});

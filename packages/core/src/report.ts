@@ -42,6 +42,12 @@ export interface ScanReport {
   packages: Package[];
   vulnerabilities: VulnerabilityMatch[];
   db?: DbStatus;
-  /** Things the user should know (stale DB, unknown OS, skipped files). */
+  /** Things the user should know (stale DB, unknown OS). */
   warnings: string[];
+  /**
+   * Files a cataloger found but could not read (malformed, truncated, too large), each naming
+   * the file and what is wrong. The inventory is incomplete when this is not empty, so the CLI
+   * fails closed (exit 2) unless told `--allow-unreadable`.
+   */
+  unreadable?: string[];
 }

@@ -5,6 +5,7 @@ import { FsLayerCache, scanImage, writeReport } from '@palisade/scanner';
 import { defaultCacheDir } from '../paths.js';
 import { emit, type Io } from '../output.js';
 import { progressReporter } from '../progress.js';
+import { reportProblems } from '../problems.js';
 import { addSourceOptions, sourceOptionsFrom, type SourceFlags } from '../source-options.js';
 
 interface SbomFlags extends SourceFlags {
@@ -13,6 +14,7 @@ interface SbomFlags extends SourceFlags {
   cacheDir?: string;
   cache: boolean;
   progress: boolean;
+  allowUnreadable: boolean;
 }
 
 /** `palisade sbom REF`: the package inventory alone, no vulnerability DB needed. */
@@ -24,7 +26,8 @@ export function sbomCommand(io: Io, setExit: (code: number) => void): Command {
     .option('-o, --output <file>', 'write the SBOM to a file instead of stdout')
     .option('--cache-dir <dir>', 'layer cache and temporary files (default: $PALISADE_CACHE_DIR or ~/.cache/palisade)')
     .option('--no-cache', 'do not read or write the layer cache')
-    .option('--no-progress', 'no progress display on stderr');
+    .option('--no-progress', 'no progress display on stderr')
+    .option('--allow-unreadable', 'exit 0 even when some package files could not be read (by default the command fails closed)', false);
   addSourceOptions(cmd).action(async (ref: string, flags: SbomFlags) => {
     const cacheDir = flags.cacheDir ?? defaultCacheDir(io.env);
     const tmp = join(cacheDir, 'tmp');
@@ -36,12 +39,11 @@ export function sbomCommand(io: Io, setExit: (code: number) => void): Command {
         ...(flags.cache ? { cache: new FsLayerCache(cacheDir) } : {}),
         ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
       });
-      for (const w of report.warnings) io.stderr.write(`warning: ${w}\n`);
       emit(io, writeReport(report, flags.format, { color: false }), flags.output);
+      setExit(reportProblems(io, report, flags.allowUnreadable));
     } finally {
       progress.done();
     }
-    setExit(0);
   });
   return cmd;
 }

@@ -15,6 +15,7 @@ import { openVulnDb } from '@palisade/vulndb';
 import { defaultCacheDir, defaultDbPath } from '../paths.js';
 import { emit, type Io } from '../output.js';
 import { progressReporter } from '../progress.js';
+import { reportProblems } from '../problems.js';
 import { addSourceOptions, collect, sourceOptionsFrom, type SourceFlags } from '../source-options.js';
 
 export const SCAN_FORMATS = ['table', 'json', 'sarif', 'cyclonedx', 'spdx'] as const;
@@ -30,6 +31,7 @@ interface ScanFlags extends SourceFlags {
   cacheDir?: string;
   cache: boolean;
   progress: boolean;
+  allowUnreadable: boolean;
 }
 
 function parseSeverities(list: string | undefined): Severity[] | undefined {
@@ -87,9 +89,10 @@ async function runScanImage(ref: string, flags: ScanFlags, io: Io): Promise<numb
     ...(severities ? { severities } : {}),
     ignoreUnfixed: flags.ignoreUnfixed,
   });
-  for (const w of report.warnings) io.stderr.write(`warning: ${w}\n`);
+  const problems = reportProblems(io, report, flags.allowUnreadable);
   const color = flags.format === 'table' && !flags.output && io.stdout.isTTY === true && !io.env.NO_COLOR;
   emit(io, writeReport(report, flags.format, { color }), flags.output);
+  if (problems !== 0) return problems;
   return flags.exitCode !== 0 && remainingFindings(report) > 0 ? flags.exitCode : 0;
 }
 
@@ -109,7 +112,8 @@ export function scanCommand(io: Io, setExit: (code: number) => void): Command {
     .option('--db <path>', 'vulnerability database (default: $PALISADE_DB or <cache>/db/palisade-vuln.db)')
     .option('--cache-dir <dir>', 'layer cache and temporary files (default: $PALISADE_CACHE_DIR or ~/.cache/palisade)')
     .option('--no-cache', 'do not read or write the layer cache')
-    .option('--no-progress', 'no progress display on stderr');
+    .option('--no-progress', 'no progress display on stderr')
+    .option('--allow-unreadable', 'exit 0 even when some package files could not be read (by default the scan fails closed)', false);
   addSourceOptions(image).action(async (ref: string, flags: ScanFlags) => {
     setExit(await runScanImage(ref, flags, io));
   });

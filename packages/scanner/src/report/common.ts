@@ -1,7 +1,16 @@
 /**
  * Helpers shared by the writers, the filters and VEX: deterministic ordering, image identity.
  */
-import { buildPurl, parsePurl, PalisadeError, type ArtifactInfo, type Package, type PurlParts, type ScanReport, type VulnerabilityMatch } from '@palisade/core';
+import {
+  buildPurl,
+  parsePurl,
+  PalisadeError,
+  type ArtifactInfo,
+  type Package,
+  type PurlParts,
+  type ScanReport,
+  type VulnerabilityMatch,
+} from '@palisade/core';
 
 /** Plain code-unit comparison: the same order on every machine and locale. */
 export function compareStrings(a: string, b: string): number {

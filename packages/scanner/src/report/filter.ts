@@ -2,7 +2,14 @@
  * Finding filters of `palisade scan image` (--severity, --ignore-unfixed) and the count behind
  * --exit-code. Pure: they return a new report and never touch their input.
  */
-import { isSeverity, PalisadeError, SEVERITIES, type ScanReport, type Severity, type VulnerabilityMatch } from '@palisade/core';
+import {
+  isSeverity,
+  PalisadeError,
+  SEVERITIES,
+  type ScanReport,
+  type Severity,
+  type VulnerabilityMatch,
+} from '@palisade/core';
 
 export interface FindingFilters {
   /** Keep only findings of these severities (all when absent or empty). */
@@ -34,7 +41,9 @@ export function parseSeverities(list: string, subject = '--severity'): Severity[
     const s = raw.trim().toLowerCase();
     if (s === '') continue;
     if (!isSeverity(s)) {
-      throw new PalisadeError('E_INPUT', `unknown severity "${raw.trim()}" (known: ${SEVERITIES.join(', ')})`, { subject });
+      throw new PalisadeError('E_INPUT', `unknown severity "${raw.trim()}" (known: ${SEVERITIES.join(', ')})`, {
+        subject,
+      });
     }
     if (!out.includes(s)) out.push(s);
   }

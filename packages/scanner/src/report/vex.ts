@@ -9,8 +9,15 @@
  * decides, so a newer "affected" re-opens a finding an older "not_affected" closed.
  */
 import { readFile } from 'node:fs/promises';
-import { buildPurl, PalisadeError, type Package, type PurlParts, type ScanReport, type VulnerabilityMatch } from '@palisade/core';
-import { imagePurl, tryParsePurl } from './common.js';
+import {
+  buildPurl,
+  PalisadeError,
+  type Package,
+  type PurlParts,
+  type ScanReport,
+  type VulnerabilityMatch,
+} from '@palisade/core';
+import { tryParsePurl } from './common.js';
 
 export const VEX_STATUSES = ['not_affected', 'affected', 'fixed', 'under_investigation'] as const;
 export type VexStatus = (typeof VEX_STATUSES)[number];
@@ -92,7 +99,8 @@ function parseVulnerability(raw: unknown, where: string, source: string): VexSta
     }
     out.aliases = aliases;
   }
-  if (!out.name && !out['@id'] && !out.aliases?.length) throw invalid(source, `${where}.vulnerability has no name, @id or aliases`);
+  if (!out.name && !out['@id'] && !out.aliases?.length)
+    throw invalid(source, `${where}.vulnerability has no name, @id or aliases`);
   return out;
 }
 
@@ -137,7 +145,10 @@ function parseStatement(raw: unknown, index: number, docTime: number, source: st
   if (!Array.isArray(products) || products.length === 0) throw invalid(source, `${where}.products is missing or empty`);
   const justification = optString(raw, 'justification', where, source);
   if (justification !== undefined && !(VEX_JUSTIFICATIONS as readonly string[]).includes(justification)) {
-    throw invalid(source, `${where}.justification "${justification}" is unknown (known: ${VEX_JUSTIFICATIONS.join(', ')})`);
+    throw invalid(
+      source,
+      `${where}.justification "${justification}" is unknown (known: ${VEX_JUSTIFICATIONS.join(', ')})`,
+    );
   }
   const impact = optString(raw, 'impact_statement', where, source);
   // The spec: a not_affected statement MUST carry a justification or an impact statement.
@@ -176,7 +187,8 @@ export function parseVex(value: unknown, source: string): VexDocument {
   if (!timestamp) throw invalid(source, 'the document timestamp is missing');
   const docTime =
     parseTime(optString(value, 'last_updated', 'document', source), 'last_updated', source) ??
-    (parseTime(timestamp, 'timestamp', source) as number);
+    parseTime(timestamp, 'timestamp', source) ??
+    0;
   const statements = value['statements'];
   if (!Array.isArray(statements)) throw invalid(source, 'statements is missing (it must be an array)');
   const doc: VexDocument = {
@@ -198,10 +210,14 @@ export async function loadVex(path: string): Promise<VexDocument> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new PalisadeError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_INPUT', `cannot read VEX file (${code ?? String(err)})`, {
-      subject: path,
-      cause: err,
-    });
+    throw new PalisadeError(
+      code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_INPUT',
+      `cannot read VEX file (${code ?? String(err)})`,
+      {
+        subject: path,
+        cause: err,
+      },
+    );
   }
   let json: unknown;
   try {
@@ -261,7 +277,12 @@ function matchesPackage(product: VexProduct, pkgPurl: string): boolean {
 }
 
 /** Whether a statement's products cover this finding's package in this image. */
-function productApplies(product: VexProduct, pkgPurl: string, isImage: (n: string) => boolean, inImage: (n: string) => boolean): boolean {
+function productApplies(
+  product: VexProduct,
+  pkgPurl: string,
+  isImage: (n: string) => boolean,
+  inImage: (n: string) => boolean,
+): boolean {
   const subs = product.subcomponents ?? [];
   const names = productNames(product);
   // A product with subcomponents names a container (the image, or a package such as a jar
@@ -312,12 +333,21 @@ export function applyVex(report: ScanReport, docs: readonly VexDocument[]): Scan
   const vulnerabilities = report.vulnerabilities.map((v) => {
     const fids = findingIds(v);
     const applicable = candidates.filter(
-      (c) => fids.some((id) => ids.get(c)?.has(id)) && c.st.products.some((p) => productApplies(p, v.package.purl, isImage, inImage)),
+      (c) =>
+        fids.some((id) => ids.get(c)?.has(id)) &&
+        c.st.products.some((p) => productApplies(p, v.package.purl, isImage, inImage)),
     );
     if (applicable.length === 0) return v;
-    const winner = applicable.reduce((a, b) => (b.st.effectiveTime > a.st.effectiveTime || (b.st.effectiveTime === a.st.effectiveTime && b.order > a.order) ? b : a));
-    const { suppressed: _old, ...rest } = v;
-    return winner.st.status === 'not_affected' || winner.st.status === 'fixed' ? { ...rest, suppressed: suppression(winner) } : rest;
+    const winner = applicable.reduce((a, b) =>
+      b.st.effectiveTime > a.st.effectiveTime || (b.st.effectiveTime === a.st.effectiveTime && b.order > a.order)
+        ? b
+        : a,
+    );
+    const out: VulnerabilityMatch = { ...v };
+    // The winning statement decides alone: an earlier suppression does not survive a later "affected".
+    delete out.suppressed;
+    if (winner.st.status === 'not_affected' || winner.st.status === 'fixed') out.suppressed = suppression(winner);
+    return out;
   });
   return { ...report, vulnerabilities };
 }

@@ -78,8 +78,9 @@ export async function scanResolved(image: ResolvedImage, options: ScanOptions = 
   const analyzed = await readLayers(image, selectors, fingerprint, options);
   options.onProgress?.({ phase: 'catalog' });
   const warnings: string[] = [];
+  const unreadable: string[] = [];
   const os = detector.detect(treeFor(detector.id, analyzed));
-  const packages = catalogAll(catalogers, analyzed, os, warnings);
+  const packages = catalogAll(catalogers, analyzed, os, unreadable);
 
   const report: ScanReport = {
     schemaVersion: 1,
@@ -90,6 +91,7 @@ export async function scanResolved(image: ResolvedImage, options: ScanOptions = 
     vulnerabilities: [],
     warnings,
   };
+  if (unreadable.length > 0) report.unreadable = unreadable;
   if (!os && image.kind !== 'dir') warnings.push('operating system not detected: OS packages, if any, were not matched');
   if (options.db) {
     options.onProgress?.({ phase: 'match', packages: packages.length });
@@ -176,14 +178,14 @@ function catalogAll(
   catalogers: PluginRegistry<Cataloger>,
   analyzed: readonly Analyzed[],
   os: OsInfo | undefined,
-  warnings: string[],
+  unreadable: string[],
 ): Package[] {
   const packages: Package[] = [];
   for (const c of catalogers.all()) {
     const ctx = {
       files: treeFor(c.id, analyzed),
       warn: (m: string): void => {
-        warnings.push(`${c.id}: ${m}`);
+        unreadable.push(`${c.id}: ${m}`);
       },
       ...(os ? { os } : {}),
     };
@@ -191,7 +193,7 @@ function catalogAll(
       packages.push(...c.catalog(ctx));
     } catch (err) {
       // A cataloger bug must not hide the other catalogers' results; it is reported.
-      warnings.push(`${c.id}: cataloger failed: ${err instanceof Error ? err.message : String(err)}`);
+      unreadable.push(`${c.id}: cataloger failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   return packages.sort(comparePackages);

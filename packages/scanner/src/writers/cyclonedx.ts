@@ -4,7 +4,14 @@
  * `vulnerabilities`, so a VEX decision about one package can be stated as that entry's `analysis`.
  * With no findings (`palisade sbom`) the document is a plain SBOM.
  */
-import { stableId, type CvssScore, type Package, type ScanReport, type Severity, type VulnerabilityMatch } from '@palisade/core';
+import {
+  stableId,
+  type CvssScore,
+  type Package,
+  type ScanReport,
+  type Severity,
+  type VulnerabilityMatch,
+} from '@palisade/core';
 import { imagePurl, sortedReport, utcSeconds } from '../report/common.js';
 import { stableStringify } from './json.js';
 import { classifyLicense } from './licenses.js';
@@ -14,7 +21,10 @@ type Obj = Record<string, unknown>;
 
 /** A UUID-shaped serial number derived from the report, so equal reports give equal BOMs. */
 export function serialNumber(report: ScanReport): string {
-  const h = (stableId(report.artifact.name, report.artifact.digest, report.createdAt, 'cdx') + stableId(report.createdAt, report.artifact.name)).split('');
+  const h = (
+    stableId(report.artifact.name, report.artifact.digest, report.createdAt, 'cdx') +
+    stableId(report.createdAt, report.artifact.name)
+  ).split('');
   h[12] = '8'; // version nibble: 8 = custom (RFC 9562), we are not a random v4 UUID
   h[16] = ((parseInt(h[16] ?? '0', 16) & 0x3) | 0x8).toString(16); // RFC variant
   const x = h.join('');
@@ -36,11 +46,15 @@ function licenses(pkg: Package): Obj[] | undefined {
   if (kinds.some((k) => k.kind === 'expression')) {
     if (kinds.every((k) => k.kind !== 'text')) {
       const parts = kinds.map((k) => (k.kind === 'id' ? k.id : k.kind === 'expression' ? `(${k.expression})` : ''));
-      return [{ expression: parts.length === 1 ? (kinds[0] as { expression: string }).expression : parts.join(' AND ') }];
+      return [
+        { expression: parts.length === 1 ? (kinds[0] as { expression: string }).expression : parts.join(' AND ') },
+      ];
     }
     return list.map((name) => ({ license: { name } }));
   }
-  return kinds.map((k) => (k.kind === 'id' ? { license: { id: k.id } } : { license: { name: k.kind === 'text' ? k.text : '' } }));
+  return kinds.map((k) =>
+    k.kind === 'id' ? { license: { id: k.id } } : { license: { name: k.kind === 'text' ? k.text : '' } },
+  );
 }
 
 function component(pkg: Package): Obj {
@@ -80,7 +94,10 @@ function imageComponent(report: ScanReport): Obj {
     ...property('palisade:image:kind', a.kind),
     ...property('palisade:image:digest', a.digest),
     ...property('palisade:image:configDigest', a.configDigest),
-    ...property('palisade:image:platform', a.platform ? [a.platform.os, a.platform.architecture, a.platform.variant].filter(Boolean).join('/') : undefined),
+    ...property(
+      'palisade:image:platform',
+      a.platform ? [a.platform.os, a.platform.architecture, a.platform.variant].filter(Boolean).join('/') : undefined,
+    ),
     ...property('palisade:image:os', a.os ? `${a.os.id} ${a.os.version}` : undefined),
     ...(a.repoTags ?? []).flatMap((t) => property('palisade:image:repoTag', t)),
     ...a.layers.flatMap((l, i) => property(`palisade:image:layer:${i}`, l.digest)),
@@ -146,7 +163,9 @@ function analysis(v: VulnerabilityMatch): Obj | undefined {
 
 function vulnerability(v: VulnerabilityMatch): Obj {
   const refs = v.aliases.map((id) => ({ id, source: { name: aliasSource(id) } }));
-  const advisories = [...new Set([v.dataSource.url, ...v.references].filter((u): u is string => !!u))].map((url) => ({ url }));
+  const advisories = [...new Set([v.dataSource.url, ...v.references].filter((u): u is string => !!u))].map((url) => ({
+    url,
+  }));
   const versions = [
     // A VEX not_affected/fixed decision is exactly a statement that the installed version is unaffected.
     { version: v.installedVersion, status: v.suppressed ? 'unaffected' : 'affected' },
@@ -172,7 +191,9 @@ function vulnerability(v: VulnerabilityMatch): Obj {
     ratings: ratings(v),
     ...(v.title ? { description: v.title } : {}),
     ...(v.description ? { detail: v.description } : {}),
-    ...(v.fixedVersions.length > 0 ? { recommendation: `Upgrade ${v.package.name} to ${v.fixedVersions.join(' or ')}.` } : {}),
+    ...(v.fixedVersions.length > 0
+      ? { recommendation: `Upgrade ${v.package.name} to ${v.fixedVersions.join(' or ')}.` }
+      : {}),
     ...(advisories.length > 0 ? { advisories } : {}),
     ...(v.published ? { published: v.published } : {}),
     ...(v.modified ? { updated: v.modified } : {}),

@@ -11,7 +11,13 @@ import { tableWriter } from './table.js';
 import type { ReportWriter, WriteOptions } from './types.js';
 
 export function createWriterRegistry(): PluginRegistry<ReportWriter> {
-  return new PluginRegistry<ReportWriter>('report writers', [tableWriter, jsonWriter, sarifWriter, cyclonedxWriter, spdxWriter]);
+  return new PluginRegistry<ReportWriter>('report writers', [
+    tableWriter,
+    jsonWriter,
+    sarifWriter,
+    cyclonedxWriter,
+    spdxWriter,
+  ]);
 }
 
 /** The shared registry (writers are stateless, so one instance serves every call). */

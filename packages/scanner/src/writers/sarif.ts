@@ -3,7 +3,14 @@
  * one result per (finding, location of the package). VEX-suppressed findings stay in the log with a
  * `suppressions` entry, which is how SARIF consumers learn a result was triaged.
  */
-import { severityRank, stableId, type Package, type ScanReport, type Severity, type VulnerabilityMatch } from '@palisade/core';
+import {
+  severityRank,
+  stableId,
+  type Package,
+  type ScanReport,
+  type Severity,
+  type VulnerabilityMatch,
+} from '@palisade/core';
 import { compareStrings, packagesById, sortedReport } from '../report/common.js';
 import { stableStringify } from './json.js';
 import type { ReportWriter, WriteOptions } from './types.js';
@@ -21,7 +28,14 @@ export function sarifLevel(s: Severity): Level {
 
 // GitHub buckets security-severity as >= 9.0 critical, 7.0–8.9 high, 4.0–6.9 medium, 0.1–3.9 low.
 // Used when no CVSS score is known, so the bucket agrees with the vendor's severity.
-const SEVERITY_SCORE: Record<Severity, number> = { critical: 9.5, high: 8.0, medium: 5.5, low: 2.0, negligible: 0.1, unknown: 0.0 };
+const SEVERITY_SCORE: Record<Severity, number> = {
+  critical: 9.5,
+  high: 8.0,
+  medium: 5.5,
+  low: 2.0,
+  negligible: 0.1,
+  unknown: 0.0,
+};
 
 /** The score GitHub sorts and buckets by: the highest CVSS score of the finding, else one from its severity. */
 export function securitySeverity(v: VulnerabilityMatch): string {
@@ -69,7 +83,10 @@ function representatives(vulns: VulnerabilityMatch[]): Map<string, Vulnerability
   const byId = new Map<string, VulnerabilityMatch>();
   for (const v of vulns) {
     const cur = byId.get(v.id);
-    const worse = cur && (severityRank(v.severity) > severityRank(cur.severity) || Number(securitySeverity(v)) > Number(securitySeverity(cur)));
+    const worse =
+      cur &&
+      (severityRank(v.severity) > severityRank(cur.severity) ||
+        Number(securitySeverity(v)) > Number(securitySeverity(cur)));
     if (!cur || worse) byId.set(v.id, v);
   }
   return byId;
@@ -105,7 +122,12 @@ function resultsFor(v: VulnerabilityMatch, ruleIndex: number, pkg: Package | und
             {
               kind: 'external',
               status: 'accepted',
-              justification: [v.suppressed.status, v.suppressed.justification, v.suppressed.statement, `(${v.suppressed.by})`]
+              justification: [
+                v.suppressed.status,
+                v.suppressed.justification,
+                v.suppressed.statement,
+                `(${v.suppressed.by})`,
+              ]
                 .filter(Boolean)
                 .join(': '),
             },
@@ -128,7 +150,9 @@ export function writeSarif(report: ScanReport, _options: WriteOptions): string {
   const reps = [...representatives(sorted.vulnerabilities).values()].sort((a, b) => compareStrings(a.id, b.id));
   const ruleIndex = new Map(reps.map((v, i) => [v.id, i]));
   const pkgs = packagesById(sorted);
-  const results = sorted.vulnerabilities.flatMap((v) => resultsFor(v, ruleIndex.get(v.id) ?? 0, pkgs.get(v.package.id), sorted));
+  const results = sorted.vulnerabilities.flatMap((v) =>
+    resultsFor(v, ruleIndex.get(v.id) ?? 0, pkgs.get(v.package.id), sorted),
+  );
   const a = sorted.artifact;
   const log = {
     $schema: SARIF_SCHEMA,

@@ -17,10 +17,13 @@ const IMAGE_SPDXID = 'SPDXRef-Image';
 /** Characters SPDX ids allow: letters, digits, "." and "-". */
 function idPart(s: string): string {
   // Strip accents first so "ünicode" reads "unicode" rather than losing the letter.
-  return s
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
+  return (
+    s
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .replace(/[^A-Za-z0-9.-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'x'
+  );
 }
 
 /** Deterministic SPDXID: readable prefix (type, name) plus the package's stable id for uniqueness. */
@@ -71,7 +74,12 @@ function advisoryRefs(pkg: Package, report: ScanReport): Obj[] {
     const url = v.dataSource.url ?? v.references[0];
     if (v.package.id !== pkg.id || v.suppressed || !url || seen.has(url)) continue;
     seen.add(url);
-    out.push({ referenceCategory: 'SECURITY', referenceType: 'advisory', referenceLocator: url, comment: `${v.id} (${v.severity})` });
+    out.push({
+      referenceCategory: 'SECURITY',
+      referenceType: 'advisory',
+      referenceLocator: url,
+      comment: `${v.id} (${v.severity})`,
+    });
   }
   return out;
 }
@@ -89,9 +97,16 @@ function spdxPackage(pkg: Package, report: ScanReport, refs: LicenseRefs): Obj {
     licenseDeclared: declared(pkg, refs),
     copyrightText: NOASSERTION,
     primaryPackagePurpose: 'LIBRARY',
-    ...(pkg.source?.name && pkg.source.name !== pkg.name ? { sourceInfo: `built from source package ${pkg.source.name}${pkg.source.version ? ` ${pkg.source.version}` : ''}` } : {}),
+    ...(pkg.source?.name && pkg.source.name !== pkg.name
+      ? {
+          sourceInfo: `built from source package ${pkg.source.name}${pkg.source.version ? ` ${pkg.source.version}` : ''}`,
+        }
+      : {}),
     ...(paths.length > 0 ? { comment: `found by ${pkg.foundBy} at ${paths.join(', ')}` } : {}),
-    externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: pkg.purl }, ...advisoryRefs(pkg, report)],
+    externalRefs: [
+      { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: pkg.purl },
+      ...advisoryRefs(pkg, report),
+    ],
   };
 }
 
@@ -110,7 +125,9 @@ function imagePackage(report: ScanReport): Obj {
     copyrightText: NOASSERTION,
     primaryPackagePurpose: 'CONTAINER',
     ...(hex && /^[a-f0-9]{64}$/.test(hex) ? { checksums: [{ algorithm: 'SHA256', checksumValue: hex }] } : {}),
-    ...(purl ? { externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purl }] } : {}),
+    ...(purl
+      ? { externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purl }] }
+      : {}),
     ...(a.os ? { comment: `operating system: ${a.os.prettyName ?? `${a.os.id} ${a.os.version}`}` } : {}),
   };
 }
@@ -127,7 +144,11 @@ export function writeSpdx(report: ScanReport, _options: WriteOptions): string {
   const packages = r.packages.map((p) => spdxPackage(p, r, refs));
   const relationships = [
     { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: IMAGE_SPDXID },
-    ...r.packages.map((p) => ({ spdxElementId: IMAGE_SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: spdxIdFor(p) })),
+    ...r.packages.map((p) => ({
+      spdxElementId: IMAGE_SPDXID,
+      relationshipType: 'CONTAINS',
+      relatedSpdxElement: spdxIdFor(p),
+    })),
   ];
   const extracted = refs.infos();
   const doc: Obj = {

@@ -17,6 +17,7 @@ const COLORS: Record<Severity, string> = {
   unknown: '\u001b[2m',
 };
 const HEADINGS = ['PACKAGE', 'INSTALLED', 'FIXED', 'SEVERITY', 'ID', 'TITLE'] as const;
+const INVENTORY_HEADINGS = ['NAME', 'VERSION', 'LAYER', 'PATH'] as const;
 
 /** Display width in terminal columns: code points, wide East Asian characters and emoji count twice. */
 export function displayWidth(s: string): number {
@@ -75,10 +76,13 @@ function header(report: ScanReport, shown: VulnerabilityMatch[], suppressed: num
     lines.push('OS:       unknown');
   }
   lines.push(`Packages: ${report.packages.length}`);
+  for (const w of report.warnings) lines.push(`Warning: ${w}`);
+  for (const u of report.unreadable ?? []) lines.push(`Not read: ${u}`);
+  // An inventory-only report (`palisade sbom`) was never matched: no vulnerability line.
+  if (report.db === undefined && report.vulnerabilities.length === 0) return lines;
   const counts = SEVERITIES.map((s) => `${s}: ${shown.filter((v) => v.severity === s).length}`);
   lines.push(`Vulnerabilities: ${shown.length} (${counts.join(', ')})`);
   if (suppressed > 0) lines.push(`${suppressed} suppressed by VEX`);
-  for (const w of report.warnings) lines.push(`Warning: ${w}`);
   return lines;
 }
 
@@ -94,8 +98,8 @@ function toRow(v: VulnerabilityMatch, titleWidth: number): Row {
   return { cells: [v.package.name, v.installedVersion, fixedCell(v), v.severity, id, title], severity: v.severity };
 }
 
-function renderTable(rows: Row[], color: boolean): string[] {
-  const widths = HEADINGS.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r.cells[i] ?? ''))));
+function renderTable(rows: Row[], color: boolean, headings: readonly string[] = HEADINGS): string[] {
+  const widths = headings.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r.cells[i] ?? ''))));
   const line = (cells: readonly string[], sev?: Severity): string =>
     cells
       .map((c, i) => {
@@ -106,7 +110,7 @@ function renderTable(rows: Row[], color: boolean): string[] {
       })
       .join('  ')
       .trimEnd();
-  return [line(HEADINGS), line(widths.map((w) => '─'.repeat(w))), ...rows.map((r) => line(r.cells, r.severity))];
+  return [line(headings), line(widths.map((w) => '─'.repeat(w))), ...rows.map((r) => line(r.cells, r.severity))];
 }
 
 function compareRows(a: VulnerabilityMatch, b: VulnerabilityMatch): number {
@@ -118,7 +122,28 @@ function compareRows(a: VulnerabilityMatch, b: VulnerabilityMatch): number {
   );
 }
 
+/** The package inventory, one table per package type (for `palisade sbom --format table`). */
+function inventoryTables(report: ScanReport): string[] {
+  const out: string[] = [];
+  const types = [...new Set(report.packages.map((p) => p.type))].sort(compareStrings);
+  for (const type of types) {
+    const rows: Row[] = report.packages
+      .filter((p) => p.type === type)
+      .map((p) => {
+        const loc = p.locations[0];
+        const layer = loc?.layerIndex === undefined ? '' : String(loc.layerIndex);
+        return { cells: [p.name, p.version, layer, loc?.path ?? ''], severity: 'unknown' as Severity };
+      });
+    out.push('', `${type} (${rows.length} ${rows.length === 1 ? 'package' : 'packages'})`);
+    out.push(...renderTable(rows, false, INVENTORY_HEADINGS));
+  }
+  return out;
+}
+
 export function writeTable(report: ScanReport, options: WriteOptions): string {
+  if (report.db === undefined && report.vulnerabilities.length === 0) {
+    return [...header(report, [], 0), ...inventoryTables(report)].join('\n') + '\n';
+  }
   const shown = report.vulnerabilities.filter((v) => !v.suppressed);
   const suppressed = report.vulnerabilities.length - shown.length;
   const out = header(report, shown, suppressed);
@@ -131,7 +156,12 @@ export function writeTable(report: ScanReport, options: WriteOptions): string {
   for (const type of types) {
     const ofType = shown.filter((v) => v.package.type === type).sort(compareRows);
     out.push('', `${type} (${ofType.length} ${ofType.length === 1 ? 'vulnerability' : 'vulnerabilities'})`);
-    out.push(...renderTable(ofType.map((v) => toRow(v, titleWidth)), options.color === true));
+    out.push(
+      ...renderTable(
+        ofType.map((v) => toRow(v, titleWidth)),
+        options.color === true,
+      ),
+    );
   }
   return out.join('\n') + '\n';
 }

@@ -7,7 +7,12 @@ import { sampleReport } from './sample.js';
 test('severity filter keeps only the listed severities', () => {
   const r = sampleReport();
   const out = applyFilters(r, { severities: ['critical', 'high'] });
-  assert.deepEqual(out.vulnerabilities.map((v) => v.id).sort(), ['CVE-2021-23337', 'CVE-2021-44228', 'CVE-2023-4911', 'CVE-2024-5535']);
+  assert.deepEqual(out.vulnerabilities.map((v) => v.id).sort(), [
+    'CVE-2021-23337',
+    'CVE-2021-44228',
+    'CVE-2023-4911',
+    'CVE-2024-5535',
+  ]);
   assert.equal(out.packages, r.packages, 'packages are not filtered');
 });
 
@@ -20,7 +25,10 @@ test('an empty severity list filters nothing', () => {
 test('ignoreUnfixed drops findings without a fixed version', () => {
   const out = applyFilters(sampleReport(), { ignoreUnfixed: true });
   assert.ok(out.vulnerabilities.every((v) => v.fixedVersions.length > 0));
-  assert.equal(out.vulnerabilities.find((v) => v.id === 'CVE-2019-1010022'), undefined);
+  assert.equal(
+    out.vulnerabilities.find((v) => v.id === 'CVE-2019-1010022'),
+    undefined,
+  );
   assert.equal(out.vulnerabilities.length, sampleReport().vulnerabilities.length - 2);
 });
 
@@ -28,7 +36,10 @@ test('filters combine and leave the input untouched', () => {
   const r = sampleReport();
   const before = JSON.stringify(r);
   const out = applyFilters(r, { severities: ['medium', 'negligible'], ignoreUnfixed: true });
-  assert.deepEqual(out.vulnerabilities.map((v) => v.id), ['CVE-2023-32681']);
+  assert.deepEqual(
+    out.vulnerabilities.map((v) => v.id),
+    ['CVE-2023-32681'],
+  );
   assert.equal(JSON.stringify(r), before);
 });
 
@@ -44,6 +55,10 @@ test('parseSeverities accepts any case and rejects unknown names', () => {
   assert.deepEqual(parseSeverities('CRITICAL, high,high'), ['critical', 'high']);
   assert.throws(
     () => parseSeverities('high,severe'),
-    (e: unknown) => e instanceof PalisadeError && e.code === 'E_INPUT' && e.subject === '--severity' && /unknown severity "severe"/.test(e.message),
+    (e: unknown) =>
+      e instanceof PalisadeError &&
+      e.code === 'E_INPUT' &&
+      e.subject === '--severity' &&
+      /unknown severity "severe"/.test(e.message),
   );
 });

@@ -20,7 +20,12 @@ interface Case {
 
 const CASES: Case[] = [
   { file: 'report.table.txt', report: sampleReport, format: 'table' },
-  { file: 'report.table-color.txt', report: sampleReport, format: 'table', options: { color: true, maxTitleWidth: 40 } },
+  {
+    file: 'report.table-color.txt',
+    report: sampleReport,
+    format: 'table',
+    options: { color: true, maxTitleWidth: 40 },
+  },
   { file: 'report.json', report: sampleReport, format: 'json' },
   { file: 'report.sarif', report: sampleReport, format: 'sarif' },
   { file: 'report.cdx.json', report: sampleReport, format: 'cyclonedx' },

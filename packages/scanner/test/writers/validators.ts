@@ -11,7 +11,8 @@ import { fixturePath, repoRoot } from '@palisade/testkit';
 
 type FormatsPlugin = (ajv: Ajv | Ajv2020) => unknown;
 // ajv-formats is CommonJS: under NodeNext its default import is the module object.
-const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ?? formatsModule) as unknown as FormatsPlugin;
+const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ??
+  formatsModule) as unknown as FormatsPlugin;
 
 function schema(name: string): AnySchemaObject {
   return JSON.parse(readFileSync(fixturePath('scanner', 'writers', 'schemas', name), 'utf8')) as AnySchemaObject;
@@ -46,14 +47,18 @@ function build(): Record<string, ValidateFunction> {
   // SARIF 2.1.0 is a draft-04 schema; ajv 8 reads it once its draft-04 "id" becomes "$id" and the
   // draft-04 meta-schema reference is dropped. SARIF uses no keyword whose meaning changed.
   const sarifSchema = schema('sarif-schema-2.1.0.json') as Record<string, unknown>;
-  const { $schema: _meta, id, ...rest } = sarifSchema;
+  const draft04Id = String(sarifSchema['id']);
+  delete sarifSchema['$schema'];
+  delete sarifSchema['id'];
   const ajvSarif = new Ajv({ allErrors: true, strict: false });
   addFormats(ajvSarif);
-  const sarif = ajvSarif.compile({ ...rest, $id: String(id) } as AnySchemaObject);
+  const sarif = ajvSarif.compile({ ...sarifSchema, $id: draft04Id } as AnySchemaObject);
 
   const ajv2020 = new Ajv2020({ allErrors: true, strict: true });
   addFormats(ajv2020);
-  const reportSchema = JSON.parse(readFileSync(join(repoRoot(), 'docs', 'report-schema.json'), 'utf8')) as AnySchemaObject;
+  const reportSchema = JSON.parse(
+    readFileSync(join(repoRoot(), 'docs', 'report-schema.json'), 'utf8'),
+  ) as AnySchemaObject;
   const json = ajv2020.compile(reportSchema);
   return { cyclonedx, spdx, sarif, json };
 }

@@ -52,7 +52,10 @@ test('not_affected via image product + subcomponent, via alias, via versionless 
   });
   // The statement names GHSA-35jh-r3h4-6jhm, an alias of the finding CVE-2021-23337.
   assert.equal(finding(out, 'CVE-2021-23337').suppressed?.status, 'not_affected');
-  assert.equal(finding(out, 'CVE-2019-1010022').suppressed?.justification, 'vulnerable_code_cannot_be_controlled_by_adversary');
+  assert.equal(
+    finding(out, 'CVE-2019-1010022').suppressed?.justification,
+    'vulnerable_code_cannot_be_controlled_by_adversary',
+  );
 });
 
 test('under_investigation keeps a finding; a purl with other qualifiers does not match', async () => {
@@ -98,8 +101,18 @@ test('fixed status suppresses; image named by oci purl needs the same digest', (
       '@context': 'https://openvex.dev/ns/v0.2.0',
       timestamp: '2024-06-01T00:00:00Z',
       statements: [
-        { vulnerability: { name: 'CVE-2024-5535' }, products: [{ '@id': 'pkg:oci/web-api@sha256%3A0000' }], status: 'fixed' },
-        { vulnerability: { name: 'CVE-2023-45288' }, products: [{ '@id': 'pkg:oci/other-name@sha256%3A4f7e3c1b2a5d6e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b' }], status: 'fixed' },
+        {
+          vulnerability: { name: 'CVE-2024-5535' },
+          products: [{ '@id': 'pkg:oci/web-api@sha256%3A0000' }],
+          status: 'fixed',
+        },
+        {
+          vulnerability: { name: 'CVE-2023-45288' },
+          products: [
+            { '@id': 'pkg:oci/other-name@sha256%3A4f7e3c1b2a5d6e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b' },
+          ],
+          status: 'fixed',
+        },
       ],
     },
     'inline.json',
@@ -114,7 +127,13 @@ test('statements about other vulnerabilities change nothing', () => {
     {
       '@context': 'https://openvex.dev/ns/v0.2.0',
       timestamp: '2024-06-01T00:00:00Z',
-      statements: [{ vulnerability: { name: 'CVE-1999-0001' }, products: [{ '@id': 'registry.example.com/team/web-api:1.4.2' }], status: 'fixed' }],
+      statements: [
+        {
+          vulnerability: { name: 'CVE-1999-0001' },
+          products: [{ '@id': 'registry.example.com/team/web-api:1.4.2' }],
+          status: 'fixed',
+        },
+      ],
     },
     'other.json',
   );
@@ -137,26 +156,48 @@ test('purlMatches: qualifiers, versions, non-purls', () => {
 test('malformed VEX files are E_INPUT errors naming the file', async () => {
   await rejects('truncated.openvex.json', /not valid JSON/);
   await rejects('no-statements.openvex.json', /statements is missing/);
-  await rejects('unknown-status.openvex.json', /statements\[0\]\.status "wont_fix" is unknown \(known: not_affected, affected, fixed, under_investigation\)/);
-  await rejects('not-affected-unjustified.openvex.json', /statements\[0\] has status not_affected but neither justification nor impact_statement/);
+  await rejects(
+    'unknown-status.openvex.json',
+    /statements\[0\]\.status "wont_fix" is unknown \(known: not_affected, affected, fixed, under_investigation\)/,
+  );
+  await rejects(
+    'not-affected-unjustified.openvex.json',
+    /statements\[0\] has status not_affected but neither justification nor impact_statement/,
+  );
   await rejects('bad-justification.openvex.json', /justification "we_think_it_is_fine" is unknown/);
   await rejects('csaf-not-openvex.json', /@context must be an OpenVEX context/);
 });
 
 test('a missing VEX file is E_NOT_FOUND naming it', async () => {
   const path = vexFile('does-not-exist.json');
-  await assert.rejects(loadVex(path), (err: unknown) => err instanceof PalisadeError && err.code === 'E_NOT_FOUND' && err.subject === path);
+  await assert.rejects(
+    loadVex(path),
+    (err: unknown) => err instanceof PalisadeError && err.code === 'E_NOT_FOUND' && err.subject === path,
+  );
 });
 
 test('statement-level problems name the statement and field', () => {
   const base = { '@context': 'https://openvex.dev/ns/v0.2.0', timestamp: '2024-06-01T00:00:00Z' };
   const bad = (statements: unknown[]): unknown => ({ ...base, statements });
-  assert.throws(() => parseVex(bad([{ products: [{ '@id': 'x' }], status: 'fixed' }]), 'f.json'), /statements\[0\]\.vulnerability is missing/);
-  assert.throws(() => parseVex(bad([{ vulnerability: { name: 'CVE-1' }, status: 'fixed' }]), 'f.json'), /statements\[0\]\.products is missing or empty/);
   assert.throws(
-    () => parseVex(bad([{ vulnerability: { name: 'CVE-1' }, products: ['x'], status: 'fixed', timestamp: 'yesterday' }]), 'f.json'),
+    () => parseVex(bad([{ products: [{ '@id': 'x' }], status: 'fixed' }]), 'f.json'),
+    /statements\[0\]\.vulnerability is missing/,
+  );
+  assert.throws(
+    () => parseVex(bad([{ vulnerability: { name: 'CVE-1' }, status: 'fixed' }]), 'f.json'),
+    /statements\[0\]\.products is missing or empty/,
+  );
+  assert.throws(
+    () =>
+      parseVex(
+        bad([{ vulnerability: { name: 'CVE-1' }, products: ['x'], status: 'fixed', timestamp: 'yesterday' }]),
+        'f.json',
+      ),
     /statements\[0\]\.timestamp "yesterday" is not an RFC 3339 timestamp/,
   );
   assert.throws(() => parseVex({ ...base, timestamp: undefined, statements: [] }, 'f.json'), /timestamp is missing/);
-  assert.throws(() => parseVex([], 'f.json'), (e: unknown) => e instanceof PalisadeError && e.subject === 'f.json');
+  assert.throws(
+    () => parseVex([], 'f.json'),
+    (e: unknown) => e instanceof PalisadeError && e.subject === 'f.json',
+  );
 });

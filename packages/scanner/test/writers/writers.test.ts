@@ -1,12 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PalisadeError, type ScanReport } from '@palisade/core';
-import { createWriterRegistry, requireWriter, SBOM_FORMATS, writeReport, writerRegistry } from '../../src/writers/registry.js';
+import {
+  createWriterRegistry,
+  requireWriter,
+  SBOM_FORMATS,
+  writeReport,
+  writerRegistry,
+} from '../../src/writers/registry.js';
 import { displayWidth, truncate } from '../../src/writers/table.js';
 import { emptyReport, IMAGE_DIGEST, inventoryReport, sampleReport } from './sample.js';
 
 type Json = Record<string, unknown>;
-const parse = (format: string, report: ScanReport = sampleReport()): Json => JSON.parse(writeReport(report, format)) as Json;
+const parse = (format: string, report: ScanReport = sampleReport()): Json =>
+  JSON.parse(writeReport(report, format)) as Json;
 const ESC = '\u001b[';
 
 // ----- registry ---------------------------------------------------------------------------
@@ -60,7 +67,8 @@ test('table: header names artifact, OS, digest, counts; suppressed are only coun
   assert.match(out, /^2 suppressed by VEX$/m);
   assert.doesNotMatch(out, /CVE-2023-2650|CVE-2024-99999/, 'suppressed findings are not listed');
   assert.ok(!out.includes(ESC), 'no ANSI escapes without color');
-  for (const type of ['deb', 'golang', 'maven', 'npm', 'pypi']) assert.match(out, new RegExp(`^${type} \\(\\d+ vulnerabilit`, 'm'));
+  for (const type of ['deb', 'golang', 'maven', 'npm', 'pypi'])
+    assert.match(out, new RegExp(`^${type} \\(\\d+ vulnerabilit`, 'm'));
 });
 
 test('table: columns line up, most severe first, no trailing spaces', () => {
@@ -68,7 +76,7 @@ test('table: columns line up, most severe first, no trailing spaces', () => {
   const lines = out.split('\n');
   const head = lines.findIndex((l) => l.startsWith('PACKAGE'));
   const block = lines.slice(head, lines.indexOf('', head));
-  const col = (l: string): number => l.indexOf('CVE-') >= 0 ? displayWidth(l.slice(0, l.indexOf('CVE-'))) : -1;
+  const col = (l: string): number => (l.indexOf('CVE-') >= 0 ? displayWidth(l.slice(0, l.indexOf('CVE-'))) : -1);
   const idCol = displayWidth(block[0]!.slice(0, block[0]!.indexOf('ID')));
   for (const row of block.slice(2)) assert.equal(col(row), idCol, row);
   const sevs = block.slice(2).map((r) => /(critical|high|medium|low|negligible|unknown)/.exec(r)?.[1]);
@@ -80,7 +88,6 @@ test('table: colours severities only when asked, without breaking alignment', ()
   const plain = writeReport(sampleReport(), 'table', { color: false });
   const coloured = writeReport(sampleReport(), 'table', { color: true });
   assert.ok(coloured.includes(`${ESC}1;31mcritical`), 'critical in bold red');
-  // eslint-disable-next-line no-control-regex
   assert.equal(coloured.replace(/\u001b\[[0-9;]*m/g, ''), plain);
 });
 
@@ -97,11 +104,24 @@ test('table: long titles are cut with an ellipsis, unicode counted by display wi
   assert.equal(truncate('short', 10), 'short');
 });
 
-test('table: an empty report says so', () => {
-  const out = writeReport(emptyReport(), 'table');
+test('table: an empty scan says so', () => {
+  const scanned = { ...emptyReport(), db: { schemaVersion: 1, builtAt: '2024-06-01T00:00:00Z', feeds: [] } };
+  const out = writeReport(scanned, 'table');
   assert.match(out, /^OS: +unknown$/m);
   assert.match(out, /^No vulnerabilities found\.$/m);
   assert.doesNotMatch(out, /suppressed/);
+});
+
+test('table: an inventory-only report (sbom) lists packages per type with layer and path', () => {
+  const r = inventoryReport();
+  const out = writeReport(r, 'table');
+  assert.doesNotMatch(out, /Vulnerabilities:/);
+  for (const p of r.packages) {
+    const row = out.split('\n').find((l) => l.startsWith(p.name + ' ') && l.includes(p.version));
+    assert.ok(row, `row for ${p.name}`);
+    assert.ok(row.includes(p.locations[0]?.path ?? '?'), row);
+  }
+  assert.match(out, /^NAME +VERSION +LAYER +PATH$/m);
 });
 
 // ----- json -------------------------------------------------------------------------------
@@ -126,11 +146,28 @@ test('json: the report itself, keys sorted at every level, 2-space indent', () =
 
 // ----- sarif ------------------------------------------------------------------------------
 
-interface SarifRule { id: string; helpUri?: string; help: { text: string; markdown: string }; properties: Json; defaultConfiguration: { level: string } }
-interface SarifResult { ruleId: string; ruleIndex: number; level: string; message: { text: string }; locations?: Array<{ physicalLocation: { artifactLocation: { uri: string } } }>; suppressions?: Array<Json> }
+interface SarifRule {
+  id: string;
+  helpUri?: string;
+  help: { text: string; markdown: string };
+  properties: Json;
+  defaultConfiguration: { level: string };
+}
+interface SarifResult {
+  ruleId: string;
+  ruleIndex: number;
+  level: string;
+  message: { text: string };
+  locations?: Array<{ physicalLocation: { artifactLocation: { uri: string } } }>;
+  suppressions?: Array<Json>;
+}
 
 function sarifRun(report = sampleReport()): { rules: SarifRule[]; results: SarifResult[]; properties: Json } {
-  const runs = parse('sarif', report)['runs'] as Array<{ tool: { driver: { rules: SarifRule[] } }; results: SarifResult[]; properties: Json }>;
+  const runs = parse('sarif', report)['runs'] as Array<{
+    tool: { driver: { rules: SarifRule[] } };
+    results: SarifResult[];
+    properties: Json;
+  }>;
   const run = runs[0]!;
   return { rules: run.tool.driver.rules, results: run.results, properties: run.properties };
 }
@@ -159,7 +196,10 @@ test('sarif: results point at the package file, name the image, carry VEX suppre
   assert.equal(lodash.locations![0]!.physicalLocation.artifactLocation.uri, 'app/node_modules/lodash/package.json');
   assert.equal(lodash.level, 'error');
   const uni = results.find((r) => r.ruleId === 'CVE-2024-99999')!;
-  assert.equal(uni.locations![0]!.physicalLocation.artifactLocation.uri, 'app/node_modules/%40%C3%A9quipe/%C3%BCnicode%20lib/package.json');
+  assert.equal(
+    uni.locations![0]!.physicalLocation.artifactLocation.uri,
+    'app/node_modules/%40%C3%A9quipe/%C3%BCnicode%20lib/package.json',
+  );
   assert.equal(uni.suppressions?.[0]?.['kind'], 'external');
   assert.equal(results.filter((r) => r.suppressions).length, 2);
   assert.equal(results.find((r) => r.ruleId === 'CVE-2019-1010022')!.level, 'note');
@@ -170,15 +210,22 @@ test('sarif: one result per location of a package', () => {
   const lodash = r.packages.find((p) => p.name === 'lodash')!;
   lodash.locations.push({ path: 'srv/other/node_modules/lodash/package.json' });
   const results = sarifRun(r).results.filter((x) => x.ruleId === 'CVE-2021-23337');
-  assert.deepEqual(results.map((x) => x.locations![0]!.physicalLocation.artifactLocation.uri), [
-    'app/node_modules/lodash/package.json',
-    'srv/other/node_modules/lodash/package.json',
-  ]);
+  assert.deepEqual(
+    results.map((x) => x.locations![0]!.physicalLocation.artifactLocation.uri),
+    ['app/node_modules/lodash/package.json', 'srv/other/node_modules/lodash/package.json'],
+  );
 });
 
 // ----- cyclonedx --------------------------------------------------------------------------
 
-interface CdxVuln { id: string; ratings: Array<{ method: string; vector?: string; score?: number; severity?: string }>; analysis?: Json; affects: Array<{ ref: string; versions: Json[] }>; properties?: Array<{ name: string; value: string }>; references?: Json[] }
+interface CdxVuln {
+  id: string;
+  ratings: Array<{ method: string; vector?: string; score?: number; severity?: string }>;
+  analysis?: Json;
+  affects: Array<{ ref: string; versions: Json[] }>;
+  properties?: Array<{ name: string; value: string }>;
+  references?: Json[];
+}
 
 test('cyclonedx: image as container component, packages with purl and layer/path properties', () => {
   const bom = parse('cyclonedx');
@@ -186,10 +233,18 @@ test('cyclonedx: image as container component, packages with purl and layer/path
   assert.equal(meta.component['type'], 'container');
   assert.equal(meta.component['name'], 'registry.example.com/team/web-api:1.4.2');
   assert.equal(meta.timestamp, '2024-06-01T12:34:56Z');
-  const comps = bom['components'] as Array<{ 'bom-ref': string; purl: string; properties: Array<{ name: string; value: string }> }>;
+  const comps = bom['components'] as Array<{
+    'bom-ref': string;
+    purl: string;
+    properties: Array<{ name: string; value: string }>;
+  }>;
   assert.equal(comps.length, 9);
   const lodash = comps.find((c) => c.purl === 'pkg:npm/lodash@4.17.20')!;
-  assert.ok(lodash.properties.some((p) => p.name === 'palisade:location:0:path' && p.value === 'app/node_modules/lodash/package.json'));
+  assert.ok(
+    lodash.properties.some(
+      (p) => p.name === 'palisade:location:0:path' && p.value === 'app/node_modules/lodash/package.json',
+    ),
+  );
   assert.ok(lodash.properties.some((p) => p.name === 'palisade:location:0:layerDigest'));
 });
 
@@ -198,7 +253,10 @@ test('cyclonedx: ratings with every CVSS method, vectors and scores; KEV and EPS
   const methods = new Set(vulns.flatMap((v) => v.ratings.map((r) => r.method)));
   for (const m of ['CVSSv2', 'CVSSv3', 'CVSSv31', 'CVSSv4', 'other']) assert.ok(methods.has(m), m);
   const log4j = vulns.find((v) => v.id === 'CVE-2021-44228')!;
-  assert.deepEqual(log4j.ratings.find((r) => r.method === 'CVSSv2'), { method: 'CVSSv2', score: 9.3, severity: 'high', source: { name: 'nvd' }, vector: 'AV:N/AC:M/Au:N/C:C/I:C/A:C' });
+  assert.deepEqual(
+    log4j.ratings.find((r) => r.method === 'CVSSv2'),
+    { method: 'CVSSv2', score: 9.3, severity: 'high', source: { name: 'nvd' }, vector: 'AV:N/AC:M/Au:N/C:C/I:C/A:C' },
+  );
   assert.deepEqual(log4j.references, [{ id: 'GHSA-jfh8-c2jp-5v3q', source: { name: 'GitHub' } }]);
   assert.ok(log4j.properties!.some((p) => p.name === 'palisade:kev:dateAdded' && p.value === '2021-12-10'));
   assert.ok(log4j.properties!.some((p) => p.name === 'palisade:epss:score' && p.value === '0.97565'));
@@ -215,7 +273,8 @@ test('cyclonedx: VEX-suppressed findings carry an analysis; affects point at com
   assert.deepEqual(uni.analysis, {
     state: 'not_affected',
     justification: 'code_not_reachable',
-    detail: 'VEX vex/app.openvex.json: not_affected; vulnerable_code_not_in_execute_path; Le code vulnérable n’est jamais appelé.',
+    detail:
+      'VEX vex/app.openvex.json: not_affected; vulnerable_code_not_in_execute_path; Le code vulnérable n’est jamais appelé.',
   });
   assert.equal(vulns.find((v) => v.id === 'CVE-2023-2650')!.analysis?.['state'], 'resolved');
   assert.equal(vulns.filter((v) => v.analysis).length, 2);
@@ -226,13 +285,24 @@ test('cyclonedx and spdx: an inventory-only report has no vulnerabilities sectio
   assert.equal(bom['vulnerabilities'], undefined);
   assert.equal((bom['components'] as unknown[]).length, 9);
   const spdx = parse('spdx', inventoryReport());
-  const refs = (spdx['packages'] as Array<{ externalRefs?: Array<{ referenceCategory: string }> }>).flatMap((p) => p.externalRefs ?? []);
+  const refs = (spdx['packages'] as Array<{ externalRefs?: Array<{ referenceCategory: string }> }>).flatMap(
+    (p) => p.externalRefs ?? [],
+  );
   assert.ok(refs.every((r) => r.referenceCategory !== 'SECURITY'));
 });
 
 // ----- spdx -------------------------------------------------------------------------------
 
-interface SpdxPkg { SPDXID: string; name: string; versionInfo: string; downloadLocation: string; licenseDeclared: string; licenseConcluded: string; externalRefs?: Array<{ referenceCategory: string; referenceType: string; referenceLocator: string }>; primaryPackagePurpose?: string }
+interface SpdxPkg {
+  SPDXID: string;
+  name: string;
+  versionInfo: string;
+  downloadLocation: string;
+  licenseDeclared: string;
+  licenseConcluded: string;
+  externalRefs?: Array<{ referenceCategory: string; referenceType: string; referenceLocator: string }>;
+  primaryPackagePurpose?: string;
+}
 
 test('spdx: document, image package, deterministic SPDXIDs, DESCRIBES/CONTAINS', () => {
   const doc = parse('spdx');
@@ -245,9 +315,20 @@ test('spdx: document, image package, deterministic SPDXIDs, DESCRIBES/CONTAINS',
     assert.match(p.SPDXID, /^SPDXRef-[A-Za-z0-9.-]+$/);
     assert.equal(p.downloadLocation, 'NOASSERTION');
   }
-  assert.ok(pkgs.some((p) => p.SPDXID.startsWith('SPDXRef-Package-npm-equipe-unicode-lib-')), 'accents folded, not dropped');
-  const rels = doc['relationships'] as Array<{ spdxElementId: string; relationshipType: string; relatedSpdxElement: string }>;
-  assert.deepEqual(rels[0], { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: 'SPDXRef-Image' });
+  assert.ok(
+    pkgs.some((p) => p.SPDXID.startsWith('SPDXRef-Package-npm-equipe-unicode-lib-')),
+    'accents folded, not dropped',
+  );
+  const rels = doc['relationships'] as Array<{
+    spdxElementId: string;
+    relationshipType: string;
+    relatedSpdxElement: string;
+  }>;
+  assert.deepEqual(rels[0], {
+    spdxElementId: 'SPDXRef-DOCUMENT',
+    relationshipType: 'DESCRIBES',
+    relatedSpdxElement: 'SPDXRef-Image',
+  });
   assert.equal(rels.filter((r) => r.relationshipType === 'CONTAINS').length, 9);
   assert.equal(parse('spdx')['documentNamespace'], doc['documentNamespace']);
 });
@@ -256,7 +337,11 @@ test('spdx: purl refs, SPDX license expressions, LicenseRefs defined once each',
   const doc = parse('spdx');
   const pkgs = doc['packages'] as SpdxPkg[];
   const byName = (n: string): SpdxPkg => pkgs.find((p) => p.name === n)!;
-  assert.deepEqual(byName('lodash').externalRefs![0], { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: 'pkg:npm/lodash@4.17.20' });
+  assert.deepEqual(byName('lodash').externalRefs![0], {
+    referenceCategory: 'PACKAGE-MANAGER',
+    referenceType: 'purl',
+    referenceLocator: 'pkg:npm/lodash@4.17.20',
+  });
   assert.equal(byName('regex').licenseDeclared, 'MIT OR Apache-2.0');
   assert.equal(byName('libc6').licenseDeclared, 'LGPL-2.1-or-later AND LicenseRef-GPL-2');
   assert.equal(byName('stdlib').licenseDeclared, 'NOASSERTION');
@@ -270,6 +355,9 @@ test('spdx: purl refs, SPDX license expressions, LicenseRefs defined once each',
 test('spdx and cyclonedx: a createdAt that is not a date is E_INPUT', () => {
   const r = { ...emptyReport(), createdAt: 'yesterday' };
   for (const f of ['spdx', 'cyclonedx']) {
-    assert.throws(() => writeReport(r, f), (e: unknown) => e instanceof PalisadeError && e.code === 'E_INPUT' && /createdAt "yesterday"/.test(e.message));
+    assert.throws(
+      () => writeReport(r, f),
+      (e: unknown) => e instanceof PalisadeError && e.code === 'E_INPUT' && /createdAt "yesterday"/.test(e.message),
+    );
   }
 });

@@ -1,118 +1,231 @@
 /**
- * The in-memory match index: per ecosystem key (loaded lazily, once), package name → affected
- * entries; each entry's ranges are compiled (events sorted with the cached scheme) on first use.
+ * The in-memory match index: per ecosystem key, package name → affected entries. Ecosystems are
+ * loaded lazily (once) and a name's entries are compiled the first time the name is looked up,
+ * so a one-off scan pays only for what it touches; `preload()` does all of it up front instead,
+ * so a long-lived process (or a benchmark) pays nothing on its first match.
+ *
+ * Compiling a name parses its entries' JSON once, sorts each range's events (as `compileRange`
+ * always did) and ranks every event version per comparator (see ranges.ts), so a lookup costs
+ * one binary search per comparator and integer comparisons after that.
  */
 import type { VulnStatus } from '@palisade/core';
 import type { AffectedEntry } from '../model.js';
-import type { DbFile } from '../store/read.js';
-import { compileRange, evalRange, type Compare, type CompiledRange } from './ranges.js';
+import type { AffectedRow, DbFile } from '../store/read.js';
+import {
+  AFFECTED,
+  NOT_AFFECTED,
+  buildBoundTable,
+  compileRange,
+  comparedVersion,
+  evalRanked,
+  positionOf,
+  rankRange,
+  type BoundTable,
+  type Compare,
+  type CompiledRange,
+  type RankedRange,
+} from './ranges.js';
 
 export type SchemeLookup = (ecosystem: string) => Compare | undefined;
 
 type StoredEntry = Omit<AffectedEntry, 'ecosystem' | 'name'>;
 
-interface IndexedEntry {
-  advisory: number;
-  raw: string;
-  compiled?: { entry: StoredEntry; ranges: CompiledRange[]; versions: Set<string> | undefined; cmp: Compare | undefined };
+/** One affected entry, ready to evaluate; shared by every hit on it (never handed out to callers). */
+export interface CompiledEntry {
+  readonly advisory: number;
+  readonly ranges: readonly RankedRange[];
+  readonly versions: ReadonlySet<string> | undefined;
+  /** The comparator of the entry's own scheme: orders the fixed versions reported. */
+  readonly cmp: Compare | undefined;
+  readonly unfixedStatus: VulnStatus;
+  readonly severity: string | undefined;
+  readonly severitySource: string | undefined;
 }
 
-export interface EntryHit {
-  advisory: number;
-  fixed: string[];
+/** An entry that says the looked-up version is affected. `record` is filled in by the matcher. */
+export interface EntryHit<R = unknown> {
+  entry: CompiledEntry;
+  /** Fixed versions above the installed one (may be a shared empty array: copy before exposing). */
+  fixed: readonly string[];
   status: VulnStatus;
-  severity?: string;
-  severitySource?: string;
-  cmp: Compare | undefined;
+  record: R | undefined;
 }
 
-function compile(e: IndexedEntry, schemes: SchemeLookup): NonNullable<IndexedEntry['compiled']> {
-  const entry = JSON.parse(e.raw) as StoredEntry;
-  const ecoCmp = schemes(entry.scheme);
-  const ranges: CompiledRange[] = [];
-  for (const r of entry.ranges) {
+interface CompiledName {
+  tables: BoundTable[];
+  entries: CompiledEntry[];
+}
+
+interface NameSlot {
+  rows: Array<{ advisory: number; data: string }>;
+  compiled: CompiledName | undefined;
+}
+
+const NO_FIX: readonly string[] = Object.freeze([]);
+
+/** Ranges of one entry before ranking, with the comparator each is read with. */
+interface PendingEntry {
+  stored: StoredEntry;
+  advisory: number;
+  cmp: Compare | undefined;
+  ranges: Array<{ range: CompiledRange; cmp: Compare }>;
+}
+
+function parseEntry(advisory: number, data: string, scheme: (name: string) => Compare | undefined): PendingEntry {
+  const stored = JSON.parse(data) as StoredEntry;
+  const ecoCmp = scheme(stored.scheme);
+  const ranges: PendingEntry['ranges'] = [];
+  for (const r of stored.ranges) {
     // SEMVER ranges use SemVer 2.0 order whatever the ecosystem (OSV schema).
-    const cmp = r.type === 'SEMVER' ? (schemes('SEMVER') ?? ecoCmp) : ecoCmp;
+    const cmp = r.type === 'SEMVER' ? (scheme('SEMVER') ?? ecoCmp) : ecoCmp;
     if (cmp === undefined) continue;
     try {
-      ranges.push(compileRange(r, cmp));
+      ranges.push({ range: compileRange(r, cmp), cmp });
     } catch {
-      // An event version the scheme cannot parse: the range cannot be evaluated, so it is dropped.
+      // An event version the scheme cannot parse broke the sort: the range cannot be evaluated.
     }
   }
-  const versions = entry.versions && entry.versions.length > 0 ? new Set(entry.versions) : undefined;
-  return { entry, ranges, versions, cmp: ecoCmp };
+  return { stored, advisory, cmp: ecoCmp, ranges };
 }
 
-function safeEval(r: CompiledRange, v: string): ReturnType<typeof evalRange> {
-  try {
-    return evalRange(r, v);
-  } catch {
-    return { affected: false };
+/** One BoundTable per comparator a name's ranges use, holding every version they compare with. */
+function tablesFor(pending: readonly PendingEntry[]): { tables: BoundTable[]; indexOf: Map<Compare, number> } {
+  const versionsBy = new Map<Compare, string[]>();
+  for (const p of pending) {
+    for (const { range, cmp } of p.ranges) {
+      let vs = versionsBy.get(cmp);
+      if (vs === undefined) versionsBy.set(cmp, (vs = []));
+      for (const e of range.events) {
+        const v = comparedVersion(e);
+        if (v !== undefined) vs.push(v);
+      }
+    }
   }
+  const tables: BoundTable[] = [];
+  const indexOf = new Map<Compare, number>();
+  for (const [cmp, vs] of versionsBy) {
+    indexOf.set(cmp, tables.length);
+    tables.push(buildBoundTable(cmp, vs));
+  }
+  return { tables, indexOf };
+}
+
+function compileName(slot: NameSlot, scheme: (name: string) => Compare | undefined): CompiledName {
+  const pending = slot.rows.map((r) => parseEntry(r.advisory, r.data, scheme));
+  const { tables, indexOf } = tablesFor(pending);
+  const entries = pending.map((p): CompiledEntry => {
+    const versions = p.stored.versions && p.stored.versions.length > 0 ? new Set(p.stored.versions) : undefined;
+    return {
+      advisory: p.advisory,
+      ranges: p.ranges.map(({ range, cmp }) => {
+        const t = indexOf.get(cmp) as number;
+        return rankRange(range, t, tables[t] as BoundTable);
+      }),
+      versions,
+      cmp: p.cmp,
+      unfixedStatus: p.stored.unfixedStatus ?? 'affected',
+      severity: p.stored.severity,
+      severitySource: p.stored.severitySource,
+    };
+  });
+  return { tables, entries };
+}
+
+/** Does the entry say `version` (at `pos` in each table) is affected? Then the hit, else undefined. */
+function evaluate<R>(e: CompiledEntry, version: string, pos: Int32Array): EntryHit<R> | undefined {
+  let affected = e.versions !== undefined && e.versions.has(version);
+  let fixed: string[] | undefined;
+  for (const r of e.ranges) {
+    const res = evalRanked(r, pos[r.table] as number);
+    if (res === NOT_AFFECTED) continue;
+    affected = true;
+    if (res === AFFECTED) continue;
+    const f = r.fixed[res] as string;
+    if (fixed === undefined) fixed = [f];
+    else if (!fixed.includes(f)) fixed.push(f);
+  }
+  if (!affected) return undefined;
+  return fixed === undefined
+    ? { entry: e, fixed: NO_FIX, status: e.unfixedStatus, record: undefined }
+    : { entry: e, fixed, status: 'fixed', record: undefined };
 }
 
 export class MatchIndex {
-  private readonly byEcosystem = new Map<string, Map<string, IndexedEntry[]>>();
+  private readonly byEcosystem = new Map<string, Map<string, NameSlot>>();
+  /** Comparators memoised by scheme name: ranges of one name share BoundTables by identity. */
+  private readonly comparators = new Map<string, Compare | undefined>();
+  private readonly scheme = (name: string): Compare | undefined => {
+    if (this.comparators.has(name)) return this.comparators.get(name);
+    const cmp = this.schemes(name);
+    this.comparators.set(name, cmp);
+    return cmp;
+  };
+  private positions = new Int32Array(4);
 
   constructor(
     private readonly file: DbFile,
     private readonly schemes: SchemeLookup,
   ) {}
 
-  private ecosystem(key: string): Map<string, IndexedEntry[]> {
+  /** The comparator of an OSV ecosystem / scheme name (memoised). */
+  comparator(scheme: string): Compare | undefined {
+    return this.scheme(scheme);
+  }
+
+  private addRows(rows: Iterable<AffectedRow>, into: (key: string) => Map<string, NameSlot>): void {
+    for (const row of rows) {
+      const m = into(row.ecosystem);
+      const slot = m.get(row.name);
+      if (slot) slot.rows.push({ advisory: row.advisory, data: row.data });
+      else m.set(row.name, { rows: [{ advisory: row.advisory, data: row.data }], compiled: undefined });
+    }
+  }
+
+  private ecosystem(key: string): Map<string, NameSlot> {
     let m = this.byEcosystem.get(key);
     if (m) return m;
-    m = new Map();
-    for (const row of this.file.affectedOf(key)) {
-      const list = m.get(row.name);
-      const item: IndexedEntry = { advisory: row.advisory, raw: row.data };
-      if (list) list.push(item);
-      else m.set(row.name, [item]);
-    }
-    this.byEcosystem.set(key, m);
+    const fresh = new Map<string, NameSlot>();
+    this.addRows(this.file.affectedOf(key), () => fresh);
+    this.byEcosystem.set(key, fresh);
+    m = fresh;
     return m;
   }
 
-  /** Load ecosystems ahead of matching (all of them when `keys` is omitted). */
-  preload(keys: readonly string[] = this.file.ecosystems()): void {
-    for (const k of keys) this.ecosystem(k);
+  /** Load and compile ecosystems ahead of matching (all of them, in one query, when `keys` is omitted). */
+  preload(keys?: readonly string[]): void {
+    if (keys === undefined) {
+      const fresh = new Map<string, Map<string, NameSlot>>();
+      const into = (k: string): Map<string, NameSlot> => {
+        let m = fresh.get(k);
+        if (m === undefined) fresh.set(k, (m = new Map()));
+        return m;
+      };
+      this.addRows(this.file.affectedAll(), into);
+      // Ecosystems already loaded keep their (possibly compiled) slots.
+      for (const [k, m] of fresh) if (!this.byEcosystem.has(k)) this.byEcosystem.set(k, m);
+    }
+    for (const k of keys ?? [...this.byEcosystem.keys()]) {
+      for (const slot of this.ecosystem(k).values()) slot.compiled ??= compileName(slot, this.scheme);
+    }
   }
 
   names(key: string): string[] {
     return [...this.ecosystem(key).keys()].sort();
   }
 
-  /** Every entry of `name` under `key` that says `version` is affected. */
-  lookup(key: string, name: string, version: string): EntryHit[] {
-    const list = this.ecosystem(key).get(name);
-    if (!list) return [];
-    const hits: EntryHit[] = [];
-    for (const item of list) {
-      item.compiled ??= compile(item, this.schemes);
-      const hit = evaluate(item.compiled, version);
-      if (hit) hits.push({ ...hit, advisory: item.advisory });
+  /** Every entry of `name` under `key` that says `version` is affected, in stored order. */
+  lookup<R>(key: string, name: string, version: string): Array<EntryHit<R>> {
+    const slot = this.ecosystem(key).get(name);
+    if (slot === undefined) return [];
+    const c = (slot.compiled ??= compileName(slot, this.scheme));
+    if (this.positions.length < c.tables.length) this.positions = new Int32Array(c.tables.length);
+    const pos = this.positions;
+    for (let t = 0; t < c.tables.length; t++) pos[t] = positionOf(c.tables[t] as BoundTable, version);
+    const hits: Array<EntryHit<R>> = [];
+    for (const e of c.entries) {
+      const hit = evaluate<R>(e, version, pos);
+      if (hit !== undefined) hits.push(hit);
     }
     return hits;
   }
-}
-
-function evaluate(c: NonNullable<IndexedEntry['compiled']>, version: string): Omit<EntryHit, 'advisory'> | undefined {
-  let affected = c.versions?.has(version) ?? false;
-  const fixed: string[] = [];
-  for (const r of c.ranges) {
-    const res = safeEval(r, version);
-    if (!res.affected) continue;
-    affected = true;
-    if (res.fixed !== undefined && !fixed.includes(res.fixed)) fixed.push(res.fixed);
-  }
-  if (!affected) return undefined;
-  const out: Omit<EntryHit, 'advisory'> = {
-    fixed,
-    status: fixed.length > 0 ? 'fixed' : (c.entry.unfixedStatus ?? 'affected'),
-    cmp: c.cmp,
-  };
-  if (c.entry.severity !== undefined) out.severity = c.entry.severity;
-  if (c.entry.severitySource !== undefined) out.severitySource = c.entry.severitySource;
-  return out;
 }

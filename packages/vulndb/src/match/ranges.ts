@@ -64,3 +64,164 @@ export function evalRange(r: CompiledRange, v: string): RangeResult {
   }
   return { affected };
 }
+
+/*
+ * Ranked evaluation. Matching compares one installed version against every event of every entry
+ * of a package name: hundreds of scheme comparisons for a name like Go's `stdlib`. Instead, the
+ * distinct event versions of a name are sorted once per comparator (a BoundTable); each event
+ * keeps its rank, and an installed version is placed among them with one binary search. Events
+ * are then compared as integers, with exactly the outcome `evalRange` gives (same sorted events,
+ * same "a version that does not parse makes the range not match" rule).
+ */
+
+/** What `evalRanked` returns when the range does not match. */
+export const NOT_AFFECTED = -2;
+/** What `evalRanked` returns when the range matches and names no fix after the version. */
+export const AFFECTED = -1;
+
+/** Event kinds, in the precedence `evalRange` reads an event's fields. */
+const KIND_NONE = 0;
+const KIND_INTRODUCED_ZERO = 1;
+const KIND_INTRODUCED = 2;
+const KIND_FIXED = 3;
+const KIND_LAST_AFFECTED = 4;
+const KIND_LIMIT = 5;
+
+/** Rank of an event whose version the comparator rejects: comparing against it throws. */
+const UNPARSABLE = -1;
+
+/** The sorted distinct event versions of one package name under one comparator. */
+export interface BoundTable {
+  readonly cmp: Compare;
+  /** Distinct versions (by `cmp`), ascending. */
+  readonly bounds: readonly string[];
+  /** Version string → rank 2k+1 of its bound k (every spelling that compares equal shares it). */
+  readonly rankOf: ReadonlyMap<string, number>;
+}
+
+/** A compiled range whose event comparisons are integer rank comparisons. */
+export interface RankedRange {
+  /** Index of the range's BoundTable in the name's table list. */
+  readonly table: number;
+  readonly kinds: Uint8Array;
+  /** Per event: 2k+1 for bound k, UNPARSABLE when the version does not parse, 0 when unused. */
+  readonly ranks: Int32Array;
+  /** Per event: its `fixed` version, which `evalRange` reports after the version is found affected. */
+  readonly fixed: ReadonlyArray<string | undefined>;
+}
+
+function kindOf(e: RangeEvent): number {
+  if (e.introduced !== undefined) return e.introduced === '0' ? KIND_INTRODUCED_ZERO : KIND_INTRODUCED;
+  if (e.fixed !== undefined) return KIND_FIXED;
+  if (e.last_affected !== undefined) return KIND_LAST_AFFECTED;
+  if (e.limit !== undefined) return KIND_LIMIT;
+  return KIND_NONE;
+}
+
+/** The version an event is compared with (`undefined` for events evalRange never compares). */
+export function comparedVersion(e: RangeEvent): string | undefined {
+  const k = kindOf(e);
+  if (k === KIND_NONE || k === KIND_INTRODUCED_ZERO) return undefined;
+  return eventVersion(e);
+}
+
+function parses(cmp: Compare, v: string): boolean {
+  try {
+    cmp(v, v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sort and deduplicate the versions one comparator sees; versions that do not parse are left out. */
+export function buildBoundTable(cmp: Compare, versions: Iterable<string>): BoundTable {
+  const valid = [...new Set(versions)].filter((v) => parses(cmp, v)).sort(cmp);
+  const bounds: string[] = [];
+  const rankOf = new Map<string, number>();
+  for (const v of valid) {
+    const last = bounds[bounds.length - 1];
+    if (last === undefined || cmp(last, v) !== 0) bounds.push(v);
+    rankOf.set(v, 2 * (bounds.length - 1) + 1);
+  }
+  return { cmp, bounds, rankOf };
+}
+
+/** Rank the events of a compiled range against the table of its comparator. */
+export function rankRange(r: CompiledRange, tableIndex: number, table: BoundTable): RankedRange {
+  const n = r.events.length;
+  const kinds = new Uint8Array(n);
+  const ranks = new Int32Array(n);
+  const fixed: Array<string | undefined> = [];
+  for (let i = 0; i < n; i++) {
+    const e = r.events[i] as RangeEvent;
+    kinds[i] = kindOf(e);
+    const v = comparedVersion(e);
+    ranks[i] = v === undefined ? 0 : (table.rankOf.get(v) ?? UNPARSABLE);
+    fixed.push(e.fixed);
+  }
+  return { table: tableIndex, kinds, ranks, fixed };
+}
+
+/**
+ * Where `v` falls among the bounds: 2k+1 when it equals bound k, 2k when it lies just below
+ * bound k (2n above all of them); UNPARSABLE when the comparator rejects `v`.
+ */
+export function positionOf(table: BoundTable, v: string): number {
+  const { bounds, cmp } = table;
+  let lo = 0;
+  let hi = bounds.length;
+  try {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = cmp(v, bounds[mid] as string);
+      if (c === 0) return 2 * mid + 1;
+      if (c < 0) hi = mid;
+      else lo = mid + 1;
+    }
+  } catch {
+    return UNPARSABLE;
+  }
+  return 2 * lo;
+}
+
+/**
+ * `evalRange` on ranks: NOT_AFFECTED, AFFECTED (no fix after `pos`), or the index of the event
+ * whose `fixed` version fixes it. A comparison `evalRange` would make with an unparsable side
+ * (installed version or event) makes the range not match, as the throw did there.
+ */
+export function evalRanked(r: RankedRange, pos: number): number {
+  const { kinds, ranks } = r;
+  const n = kinds.length;
+  let affected = false;
+  let i = 0;
+  for (; i < n; i++) {
+    const k = kinds[i];
+    if (k === KIND_NONE) continue;
+    if (k === KIND_INTRODUCED_ZERO) {
+      affected = true;
+      continue;
+    }
+    const rank = ranks[i] as number;
+    if (pos === UNPARSABLE || rank === UNPARSABLE) return NOT_AFFECTED;
+    if (k === KIND_INTRODUCED) {
+      if (pos < rank) break; // sorted: nothing later applies
+      affected = true;
+    } else if (k === KIND_FIXED) {
+      if (pos < rank) break;
+      affected = false;
+    } else if (k === KIND_LAST_AFFECTED) {
+      if (pos <= rank) break;
+      affected = false;
+    } else {
+      if (pos < rank) break;
+      return NOT_AFFECTED;
+    }
+  }
+  if (!affected) return NOT_AFFECTED;
+  for (; i < n; i++) {
+    if (r.fixed[i] !== undefined) return i;
+    if (kinds[i] !== KIND_NONE) break;
+  }
+  return AFFECTED;
+}

@@ -11,6 +11,7 @@ function byString(a: string, b: string): number {
 const UPDATE_HINT = 'run `palisade db update` (or `palisade db import`) to build it';
 
 export interface AffectedRow {
+  ecosystem: string;
   name: string;
   advisory: number;
   data: string;
@@ -22,10 +23,19 @@ export interface AdvisoryRow {
   data: StoredAdvisory;
 }
 
+function advisoryRow(r: { feed: string; id: string; data: string }): AdvisoryRow {
+  const data = JSON.parse(r.data) as StoredAdvisory;
+  // Sorted once here so a single-record finding can copy the list as it is.
+  data.cvss.sort((a, b) => byString(b.version, a.version) || byString(a.source, b.source) || byString(a.vector, b.vector));
+  data.references.sort(byString);
+  return { feed: r.feed, id: r.id, data };
+}
+
 /** Thin, read-only access to a DB file. */
 export class DbFile {
   private readonly db: Database.Database;
   private readonly advStmt: Database.Statement<[number], { feed: string; id: string; data: string }>;
+  private readonly advManyStmt: Database.Statement<[string], { rowid: number; feed: string; id: string; data: string }>;
   private readonly kevStmt: Database.Statement<[string], { cve: string; data: string }>;
   private readonly epssStmt: Database.Statement<[string], { cve: string; score: number; percentile: number; date: string | null }>;
 
@@ -35,6 +45,9 @@ export class DbFile {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
       this.checkSchema();
       this.advStmt = this.db.prepare('SELECT feed, id, data FROM advisories WHERE rowid = ?');
+      this.advManyStmt = this.db.prepare(
+        'SELECT rowid, feed, id, data FROM advisories WHERE rowid IN (SELECT value FROM json_each(?))',
+      );
       this.kevStmt = this.db.prepare('SELECT cve, data FROM kev WHERE cve IN (SELECT value FROM json_each(?))');
       this.epssStmt = this.db.prepare('SELECT cve, score, percentile, date FROM epss WHERE cve IN (SELECT value FROM json_each(?))');
     } catch (err) {
@@ -65,8 +78,14 @@ export class DbFile {
     return { schemaVersion: SCHEMA_VERSION, builtAt, feeds };
   }
 
+  /** The affected rows of one ecosystem key; one name's rows come in stored order (the index ends in rowid). */
   affectedOf(ecosystem: string): AffectedRow[] {
-    return this.db.prepare('SELECT name, advisory, data FROM affected WHERE ecosystem = ?').all(ecosystem) as AffectedRow[];
+    return this.db.prepare('SELECT ecosystem, name, advisory, data FROM affected WHERE ecosystem = ?').all(ecosystem) as AffectedRow[];
+  }
+
+  /** Every affected row in stored order (as affectedOf gives one name's rows): one scan, for preload. */
+  affectedAll(): AffectedRow[] {
+    return this.db.prepare('SELECT ecosystem, name, advisory, data FROM affected ORDER BY rowid').all() as AffectedRow[];
   }
 
   ecosystems(): string[] {
@@ -77,12 +96,14 @@ export class DbFile {
 
   advisory(rowid: number): AdvisoryRow | undefined {
     const r = this.advStmt.get(rowid);
-    if (r === undefined) return undefined;
-    const data = JSON.parse(r.data) as StoredAdvisory;
-    // Sorted once here so a single-record finding can copy the list as it is.
-    data.cvss.sort((a, b) => byString(b.version, a.version) || byString(a.source, b.source) || byString(a.vector, b.vector));
-    data.references.sort(byString);
-    return { feed: r.feed, id: r.id, data };
+    return r === undefined ? undefined : advisoryRow(r);
+  }
+
+  /** Many advisories in one query (a statement per record showed in first-match profiles); missing rowids are absent. */
+  advisoriesMany(rowids: readonly number[]): Map<number, AdvisoryRow> {
+    const out = new Map<number, AdvisoryRow>();
+    for (const r of this.advManyStmt.all(JSON.stringify(rowids))) out.set(r.rowid, advisoryRow(r));
+    return out;
   }
 
   /** KEV entries of many CVEs in one query (a statement per CVE dominated match time). */
