@@ -270,6 +270,50 @@ test(
   },
 );
 
+function tool(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr || String(r.error)}`);
+}
+
+test(
+  'umoci, two layers: packages purged by dpkg in the second layer are gone, the rest keep the layer that brought them',
+  { timeout: 3 * STEP_TIMEOUT },
+  async () => {
+    const dir = join(tmp.path, 'umoci');
+    const lay = join(dir, 'layout');
+    const first = join(dir, 'bundle-1');
+    const second = join(dir, 'bundle-2');
+    tool('umoci', ['init', '--layout', lay]);
+    tool('umoci', ['new', '--image', `${lay}:base`]);
+    tool('umoci', ['unpack', '--image', `${lay}:base`, first]);
+    tool('cp', ['-a', `${debian.rootfs}/.`, join(first, 'rootfs')]);
+    tool('umoci', ['repack', '--image', `${lay}:base`, first]);
+    tool('umoci', ['unpack', '--image', `${lay}:base`, second]);
+    // A real removal: dpkg rewrites its status file and umoci turns deleted files into whiteouts.
+    const purged = ['e2fsprogs', 'logsave'];
+    tool('dpkg', ['--root', join(second, 'rootfs'), '--purge', '--force-depends', ...purged]);
+    tool('umoci', ['repack', '--image', `${lay}:${TAG}`, second]);
+    const after = dpkgQuery(join(second, 'rootfs'));
+    assert.deepEqual(
+      after.filter((r) => purged.includes(r.name)),
+      [],
+      'dpkg purged them',
+    );
+
+    const ref = `oci:${lay}:${TAG}`;
+    const report = parseReport(await sbom(ref, join(tmp.path, 'cache-2'), '--no-cache'), ref);
+    assertBookworm(report, ref);
+    const layers = report.artifact.layers.map((l) => l.digest);
+    assert.equal(layers.length, 2, `${ref}: two layers`);
+    assertSameInventory(inventory(report), after.map(rowKey).sort(), ref);
+    for (const p of debs(report)) {
+      assert.equal(p.locations[0]?.layerDigest, layers[0], `${p.name} came with the first layer`);
+      assert.equal(p.locations[0]?.layerIndex, 0, `${p.name} layer index`);
+    }
+    assert.deepEqual(report.warnings, [], `${ref}: warnings`);
+  },
+);
+
 /** dpkg's own ordering: true when a < b. */
 function dpkgLessThan(a: string, b: string): boolean {
   const r = spawnSync('dpkg', ['--compare-versions', a, 'lt', b], { timeout: 10_000 });

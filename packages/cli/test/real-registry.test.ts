@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { join, relative } from 'node:path';
@@ -419,12 +419,14 @@ test(
     );
     const traversalDir = replaceLayer(small, 'traversal', evil);
 
-    const cwd = tempDir('palisade-real-cwd-');
+    // The working directory lives in the snapshotted tree, so it is checked and removed with it.
+    const cwd = join(tmp.path, 'cwd');
+    mkdirSync(cwd);
     const oldCwd = process.cwd();
     const passwdBefore = readFileSync('/etc/passwd');
     const before = snapshot(tmp.path, cacheDir());
     const proxy = await startCuttingProxy(plain, bigLayout.images[0]?.layers[0]?.digest ?? '');
-    process.chdir(cwd.path);
+    process.chdir(cwd);
     try {
       const scan = (ref: string, ...extra: string[]): Promise<RunResult> =>
         run([
@@ -492,11 +494,7 @@ test(
       process.chdir(oldCwd);
       await proxy.close();
     }
-    try {
-      assert.deepEqual(readdirSync(cwd.path), [], 'nothing written to the working directory');
-    } finally {
-      cwd.cleanup();
-    }
+    assert.deepEqual(readdirSync(cwd), [], 'nothing written to the working directory');
     assert.deepEqual(snapshot(tmp.path, cacheDir()), before, 'nothing written outside --cache-dir');
     assert.ok(readFileSync('/etc/passwd').equals(passwdBefore), '/etc/passwd unchanged');
   },

@@ -4,6 +4,7 @@
  */
 import {
   PALISADE_VERSION,
+  isPalisadeError,
   systemClock,
   withSubject,
   type ArtifactInfo,
@@ -145,7 +146,8 @@ async function readLayer(
   try {
     analysis = await analyzeLayer(layer, selectors, options.signal);
   } catch (err) {
-    throw withSubject(err, image.name, 'E_CORRUPT');
+    // Sources already name "layer X of <image>"; anything else gets that subject here.
+    throw isPalisadeError(err) ? err : withSubject(err, `layer ${layer.digest} of ${image.name}`, 'E_CORRUPT');
   }
   // Only a layer read to its end and verified is cached.
   if (cacheable) options.cache?.put(layer.digest, fingerprint, analysis);

@@ -1,8 +1,7 @@
 /**
  * The in-memory match index: per ecosystem key, package name → affected entries. Ecosystems are
- * loaded lazily (once) and a name's entries are compiled the first time the name is looked up,
- * so a one-off scan pays only for what it touches; `preload()` does all of it up front instead,
- * so a long-lived process (or a benchmark) pays nothing on its first match.
+ * loaded lazily (once; `preload()` loads them all in one query) and a name's entries are
+ * compiled the first time the name is looked up, so a scan pays only for the names it touches.
  *
  * Compiling a name parses its entries' JSON once, sorts each range's events (as `compileRange`
  * always did) and ranks every event version per comparator (see ranges.ts), so a lookup costs
@@ -62,6 +61,7 @@ interface NameSlot {
 }
 
 const NO_FIX: readonly string[] = Object.freeze([]);
+const NO_RANGES: readonly RankedRange[] = Object.freeze([]);
 
 /** Ranges of one entry before ranking, with the comparator each is read with. */
 interface PendingEntry {
@@ -131,12 +131,15 @@ function compileName(slot: NameSlot, scheme: (name: string) => Compare | undefin
   return { tables, entries };
 }
 
-/** Does the entry say `version` (at `pos` in each table) is affected? Then the hit, else undefined. */
-function evaluate<R>(e: CompiledEntry, version: string, pos: Int32Array): EntryHit<R> | undefined {
+/**
+ * Does the entry say `version` (at `pos` in each table) is affected? Then the hit, else
+ * undefined. Without `pos` (a version with no place in the order) only exact listing counts.
+ */
+function evaluate<R>(e: CompiledEntry, version: string, pos: Int32Array | undefined): EntryHit<R> | undefined {
   let affected = e.versions !== undefined && e.versions.has(version);
   let fixed: string[] | undefined;
-  for (const r of e.ranges) {
-    const res = evalRanked(r, pos[r.table] as number);
+  for (const r of pos === undefined ? NO_RANGES : e.ranges) {
+    const res = evalRanked(r, (pos as Int32Array)[r.table] as number);
     if (res === NOT_AFFECTED) continue;
     affected = true;
     if (res === AFFECTED) continue;
@@ -187,40 +190,49 @@ export class MatchIndex {
     const fresh = new Map<string, NameSlot>();
     this.addRows(this.file.affectedOf(key), () => fresh);
     this.byEcosystem.set(key, fresh);
-    m = fresh;
-    return m;
+    return fresh;
   }
 
-  /** Load and compile ecosystems ahead of matching (all of them, in one query, when `keys` is omitted). */
+  /**
+   * Load ecosystems ahead of matching (all of them, in one query, when `keys` is omitted). Names
+   * are still compiled on first lookup: compiling every stream up front cost more than the first
+   * match of a whole image does (most streams of a DB are other distro releases), see
+   * docs/vulndb.md "Matching performance".
+   */
   preload(keys?: readonly string[]): void {
-    if (keys === undefined) {
-      const fresh = new Map<string, Map<string, NameSlot>>();
-      const into = (k: string): Map<string, NameSlot> => {
-        let m = fresh.get(k);
-        if (m === undefined) fresh.set(k, (m = new Map()));
-        return m;
-      };
-      this.addRows(this.file.affectedAll(), into);
-      // Ecosystems already loaded keep their (possibly compiled) slots.
-      for (const [k, m] of fresh) if (!this.byEcosystem.has(k)) this.byEcosystem.set(k, m);
+    if (keys !== undefined) {
+      for (const k of keys) this.ecosystem(k);
+      return;
     }
-    for (const k of keys ?? [...this.byEcosystem.keys()]) {
-      for (const slot of this.ecosystem(k).values()) slot.compiled ??= compileName(slot, this.scheme);
-    }
+    const fresh = new Map<string, Map<string, NameSlot>>();
+    const into = (k: string): Map<string, NameSlot> => {
+      let m = fresh.get(k);
+      if (m === undefined) fresh.set(k, (m = new Map()));
+      return m;
+    };
+    this.addRows(this.file.affectedAll(), into);
+    // Ecosystems already loaded keep their (possibly compiled) slots.
+    for (const [k, m] of fresh) if (!this.byEcosystem.has(k)) this.byEcosystem.set(k, m);
   }
 
   names(key: string): string[] {
     return [...this.ecosystem(key).keys()].sort();
   }
 
-  /** Every entry of `name` under `key` that says `version` is affected, in stored order. */
-  lookup<R>(key: string, name: string, version: string): Array<EntryHit<R>> {
+  /**
+   * Every entry of `name` under `key` that says `version` is affected, in stored order. With
+   * `ordered` false (see known.ts) ranges are not read: only entries listing `version` match.
+   */
+  lookup<R>(key: string, name: string, version: string, ordered = true): Array<EntryHit<R>> {
     const slot = this.ecosystem(key).get(name);
     if (slot === undefined) return [];
     const c = (slot.compiled ??= compileName(slot, this.scheme));
-    if (this.positions.length < c.tables.length) this.positions = new Int32Array(c.tables.length);
-    const pos = this.positions;
-    for (let t = 0; t < c.tables.length; t++) pos[t] = positionOf(c.tables[t] as BoundTable, version);
+    let pos: Int32Array | undefined;
+    if (ordered) {
+      if (this.positions.length < c.tables.length) this.positions = new Int32Array(c.tables.length);
+      pos = this.positions;
+      for (let t = 0; t < c.tables.length; t++) pos[t] = positionOf(c.tables[t] as BoundTable, version);
+    }
     const hits: Array<EntryHit<R>> = [];
     for (const e of c.entries) {
       const hit = evaluate<R>(e, version, pos);

@@ -1,0 +1,3 @@
+export * from './keys.js';
+export * from './box.js';
+export * from './tokens.js';

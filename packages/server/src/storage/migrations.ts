@@ -1,0 +1,265 @@
+/**
+ * Numbered schema migrations, the same SQL on SQLite and PostgreSQL (a portable subset:
+ * TEXT/INTEGER/BIGINT/REAL, JSON and ISO-8601 timestamps as TEXT). Each one runs in its own
+ * transaction together with its row in `schema_migrations`, so it is applied entirely or not at
+ * all. Never edit a released migration: add the next number.
+ */
+import { PalisadeError, type Clock } from '@palisade/core';
+import { lockTx, num, type Database, type SqlExecutor } from './sql.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** One or more statements separated by `;`, no parameters. */
+  sql: string;
+}
+
+export interface MigrationResult {
+  /** Versions this call applied (empty when the schema was already current). */
+  applied: number[];
+  /** The schema version after the call. */
+  version: number;
+}
+
+const INITIAL = `
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  display_prefix TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT,
+  last_used_at TEXT,
+  revoked_at TEXT
+);
+
+CREATE TABLE registries (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  insecure INTEGER NOT NULL DEFAULT 0,
+  read_only INTEGER NOT NULL DEFAULT 0,
+  publish_results INTEGER NOT NULL DEFAULT 0,
+  credentials TEXT,
+  webhook_token_hash TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE images (
+  id TEXT PRIMARY KEY,
+  registry TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  first_seen_at TEXT NOT NULL,
+  last_pushed_at TEXT,
+  last_pulled_at TEXT,
+  UNIQUE (registry, repository, digest)
+);
+CREATE INDEX images_digest ON images (digest);
+CREATE INDEX images_repository ON images (repository);
+
+-- One row per scanned digest: the latest scan's counts, so lists never aggregate findings.
+CREATE TABLE digests (
+  digest TEXT PRIMARY KEY,
+  scan_id TEXT,
+  scanned_at TEXT NOT NULL,
+  packages INTEGER NOT NULL DEFAULT 0,
+  total INTEGER NOT NULL DEFAULT 0,
+  fixable INTEGER NOT NULL DEFAULT 0,
+  max_rank INTEGER NOT NULL DEFAULT -1,
+  n_critical INTEGER NOT NULL DEFAULT 0,
+  n_high INTEGER NOT NULL DEFAULT 0,
+  n_medium INTEGER NOT NULL DEFAULT 0,
+  n_low INTEGER NOT NULL DEFAULT 0,
+  n_negligible INTEGER NOT NULL DEFAULT 0,
+  n_unknown INTEGER NOT NULL DEFAULT 0,
+  f_critical INTEGER NOT NULL DEFAULT 0,
+  f_high INTEGER NOT NULL DEFAULT 0,
+  f_medium INTEGER NOT NULL DEFAULT 0,
+  f_low INTEGER NOT NULL DEFAULT 0,
+  f_negligible INTEGER NOT NULL DEFAULT 0,
+  f_unknown INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE packages (
+  digest TEXT NOT NULL,
+  package_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  type TEXT NOT NULL,
+  purl TEXT NOT NULL,
+  licenses TEXT NOT NULL DEFAULT '[]',
+  layer_digest TEXT,
+  PRIMARY KEY (digest, package_id)
+);
+
+CREATE TABLE findings (
+  digest TEXT NOT NULL,
+  vuln_id TEXT NOT NULL,
+  package_id TEXT NOT NULL,
+  aliases TEXT NOT NULL DEFAULT '[]',
+  package_name TEXT NOT NULL,
+  package_version TEXT NOT NULL,
+  package_type TEXT NOT NULL,
+  purl TEXT NOT NULL,
+  severity_rank INTEGER NOT NULL,
+  fixable INTEGER NOT NULL,
+  fixed_versions TEXT NOT NULL DEFAULT '[]',
+  kev INTEGER NOT NULL DEFAULT 0,
+  epss REAL,
+  epss_percentile REAL,
+  layer_digest TEXT,
+  title TEXT,
+  PRIMARY KEY (digest, vuln_id, package_id)
+);
+CREATE INDEX findings_vuln ON findings (vuln_id, digest);
+
+-- One row per vulnerability present in some image, maintained when findings are replaced.
+CREATE TABLE vulnerabilities (
+  vuln_id TEXT PRIMARY KEY,
+  severity_rank INTEGER NOT NULL,
+  aliases TEXT NOT NULL DEFAULT '[]',
+  title TEXT,
+  kev INTEGER NOT NULL DEFAULT 0,
+  epss REAL,
+  affected_images INTEGER NOT NULL,
+  fixable_images INTEGER NOT NULL,
+  affected_packages INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX vulnerabilities_rank ON vulnerabilities (severity_rank, affected_images);
+CREATE INDEX vulnerabilities_affected ON vulnerabilities (affected_images);
+
+CREATE TABLE scans (
+  id TEXT PRIMARY KEY,
+  image_ref TEXT NOT NULL,
+  digest TEXT,
+  status TEXT NOT NULL,
+  error TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  job_id TEXT,
+  queued_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  duration_ms INTEGER,
+  report TEXT
+);
+CREATE INDEX scans_digest ON scans (digest, queued_at);
+CREATE INDEX scans_status ON scans (status, queued_at);
+
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL,
+  dedupe_key TEXT,
+  concurrency_key TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  run_at TEXT NOT NULL,
+  locked_by TEXT,
+  lease_until TEXT,
+  last_error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT
+);
+-- At most one pending or running job per dedupe key; finished ones keep their key as history.
+CREATE UNIQUE INDEX jobs_dedupe ON jobs (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running');
+CREATE INDEX jobs_ready ON jobs (status, run_at);
+CREATE INDEX jobs_concurrency ON jobs (concurrency_key, status);
+
+-- Images by their worst severity, one row per day, for the trend chart.
+CREATE TABLE severity_trend (
+  day TEXT PRIMARY KEY,
+  images INTEGER NOT NULL,
+  critical INTEGER NOT NULL,
+  high INTEGER NOT NULL,
+  medium INTEGER NOT NULL,
+  low INTEGER NOT NULL,
+  negligible INTEGER NOT NULL,
+  unknown INTEGER NOT NULL,
+  clean INTEGER NOT NULL,
+  unscanned INTEGER NOT NULL,
+  taken_at TEXT NOT NULL
+)
+`;
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: INITIAL }];
+
+const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+)`;
+
+/**
+ * Bring the schema up to date. Safe to call at every start and from several replicas at once:
+ * on PostgreSQL each step holds an advisory lock and re-checks what is applied under it.
+ */
+export async function migrate(db: Database, migrations: readonly Migration[], clock: Clock, lockName: string): Promise<MigrationResult> {
+  checkList(migrations);
+  await db.transaction(async (tx) => {
+    await lockTx(tx, lockName);
+    await tx.exec(BOOKKEEPING);
+  });
+  const known = migrations.length === 0 ? 0 : Math.max(...migrations.map((m) => m.version));
+  const current = await appliedVersions(db);
+  const newest = Math.max(0, ...current);
+  if (newest > known) {
+    throw new PalisadeError('E_DB', `database schema is at version ${newest}, newer than this Palisade knows (${known}); upgrade Palisade`, {
+      subject: 'storage',
+    });
+  }
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (current.has(m.version)) continue;
+    if (await applyOne(db, m, clock, lockName)) applied.push(m.version);
+  }
+  return { applied, version: Math.max(0, ...(await appliedVersions(db))) };
+}
+
+export async function appliedVersions(ex: SqlExecutor): Promise<Set<number>> {
+  const rows = await ex.all('SELECT version FROM schema_migrations ORDER BY version');
+  return new Set(rows.map((r) => num(r, 'version')));
+}
+
+/** Apply one migration unless another process did meanwhile; false when it was already there. */
+async function applyOne(db: Database, m: Migration, clock: Clock, lockName: string): Promise<boolean> {
+  try {
+    return await db.transaction(async (tx) => {
+      await lockTx(tx, lockName);
+      const done = await tx.all('SELECT version FROM schema_migrations WHERE version = $1', [m.version]);
+      if (done.length > 0) return false;
+      await tx.exec(m.sql);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        clock.now().toISOString(),
+      ]);
+      return true;
+    });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new PalisadeError('E_DB', `migration ${m.version} (${m.name}) failed and was rolled back: ${why}`, {
+      subject: 'storage',
+      cause: err,
+    });
+  }
+}
+
+function checkList(migrations: readonly Migration[]): void {
+  let last = 0;
+  for (const m of migrations) {
+    if (!Number.isInteger(m.version) || m.version <= last) {
+      throw new PalisadeError('E_INTERNAL', `migrations must have increasing positive integer versions (at ${m.version})`, {
+        subject: 'storage',
+      });
+    }
+    last = m.version;
+  }
+}
