@@ -11,12 +11,21 @@ import { vulnDb } from './lib.mjs';
 import { openVulnDb, schemeFor } from '../packages/vulndb/dist/src/index.js';
 import { buildPurl, stableId } from '../packages/core/dist/src/index.js';
 
-const TYPE_OF = { go: 'golang', pypi: 'pypi', npm: 'npm', maven: 'maven', rubygems: 'gem', 'crates.io': 'cargo', nuget: 'nuget', packagist: 'composer' };
+const TYPE_OF = {
+  go: 'golang',
+  pypi: 'pypi',
+  npm: 'npm',
+  maven: 'maven',
+  rubygems: 'gem',
+  'crates.io': 'cargo',
+  nuget: 'nuget',
+  packagist: 'composer',
+};
 const OS = { family: 'alpine', id: 'alpine', version: '3.11.6' };
 
 function rng(seed) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
 }
 
 function candidates(path) {
@@ -34,7 +43,8 @@ function candidates(path) {
     let c = byKey.get(key);
     if (!c) byKey.set(key, (c = { type, name: r.name, scheme: d.scheme ?? r.ecosystem, versions: [] }));
     c.versions.push(...(d.versions ?? []));
-    for (const range of d.ranges ?? []) for (const e of range.events ?? []) for (const v of Object.values(e)) if (v && v !== '0') c.versions.push(v);
+    for (const range of d.ranges ?? [])
+      for (const e of range.events ?? []) for (const v of Object.values(e)) if (v && v !== '0') c.versions.push(v);
   }
   const out = [];
   for (const c of byKey.values()) {
@@ -54,7 +64,15 @@ function packagesFrom(cands, n, seed, patchedShare) {
     const c = cands[Math.floor(rand() * cands.length)];
     const version = rand() < patchedShare ? c.highest : c.versions[Math.floor(rand() * c.versions.length)];
     const purl = buildPurl({ type: c.type, name: c.name, version });
-    pkgs.push({ id: stableId(c.type, c.name, version, i), name: c.name, version, type: c.type, purl, locations: [{ path: `bench/${i}` }], foundBy: 'bench' });
+    pkgs.push({
+      id: stableId(c.type, c.name, version, i),
+      name: c.name,
+      version,
+      type: c.type,
+      purl,
+      locations: [{ path: `bench/${i}` }],
+      foundBy: 'bench',
+    });
   }
   return pkgs;
 }
@@ -71,7 +89,9 @@ function run(db, packages, label) {
   }
   times.sort((a, b) => a - b);
   const t = times[Math.floor(rounds / 2)];
-  console.log(`${label}: ${packages.length} packages ${JSON.stringify(byType)} → ${found} vulnerabilities in ${t.toFixed(4)} s (median of ${rounds}): ${Math.round(packages.length / t)} packages/s`);
+  console.log(
+    `${label}: ${packages.length} packages ${JSON.stringify(byType)} → ${found} vulnerabilities in ${t.toFixed(4)} s (median of ${rounds}): ${Math.round(packages.length / t)} packages/s`,
+  );
   return packages.length / t;
 }
 

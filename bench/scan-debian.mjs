@@ -16,7 +16,22 @@ try {
   for (let i = 0; i < rounds; i++) {
     floor.push((await measure('sh', ['-c', `gzip -dc "${deb.layer}" | tar -t > /dev/null`])).secs);
     rmSync(cache, { recursive: true, force: true });
-    const r = await measure(process.execPath, [cli, 'scan', 'image', ref, '--insecure', '--no-cache', '--cache-dir', cache, '--db', db, '--format', 'json', '--output', '/dev/null']);
+    const r = await measure(process.execPath, [
+      cli,
+      'scan',
+      'image',
+      ref,
+      '--insecure',
+      '--no-cache',
+      '--cache-dir',
+      cache,
+      '--db',
+      db,
+      '--format',
+      'json',
+      '--output',
+      '/dev/null',
+    ]);
     scan.push(r.secs);
     peaks.push(r.peakMb);
   }

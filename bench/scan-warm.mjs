@@ -25,7 +25,25 @@ try {
   db.close();
   const cliRuns = [];
   for (let i = 0; i < 3; i++) {
-    cliRuns.push((await measure(process.execPath, [cli, 'scan', 'image', ref, '--insecure', '--cache-dir', cacheDir, '--db', dbPath, '--format', 'json', '--output', '/dev/null'])).secs);
+    cliRuns.push(
+      (
+        await measure(process.execPath, [
+          cli,
+          'scan',
+          'image',
+          ref,
+          '--insecure',
+          '--cache-dir',
+          cacheDir,
+          '--db',
+          dbPath,
+          '--format',
+          'json',
+          '--output',
+          '/dev/null',
+        ])
+      ).secs,
+    );
   }
   console.log(`scan-warm (in-process scan): ${median(inProcess).toFixed(3)} s (median of ${rounds}; target <= 0.2)`);
   console.log(`scan-warm (whole CLI process incl. Node start): ${median(cliRuns).toFixed(3)} s (median of 3)`);

@@ -15,5 +15,7 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
   // Some CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __palisadeRequire } from 'node:module'; const require = __palisadeRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __palisadeRequire } from 'node:module'; const require = __palisadeRequire(import.meta.url);",
+  },
 });

@@ -25,7 +25,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       writeErr: (s) => io.stderr.write(s),
     })
     .exitOverride();
-  for (const c of [scanCommand(io, setExit), sbomCommand(io, setExit), dbCommand(io, setExit), debugCommand(io, setExit)]) {
+  for (const c of [
+    scanCommand(io, setExit),
+    sbomCommand(io, setExit),
+    dbCommand(io, setExit),
+    debugCommand(io, setExit),
+  ]) {
     program.addCommand(c);
   }
   // Subcommands inherit the error handling of the root.

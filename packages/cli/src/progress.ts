@@ -5,7 +5,10 @@ import type { Io } from './output.js';
  * A one-line progress display on stderr, only when stderr is a terminal (never in CI logs or
  * when output is piped), cleared when the scan ends.
  */
-export function progressReporter(io: Io, enabled: boolean): { onProgress?: (p: ScanProgress) => void; done: () => void } {
+export function progressReporter(
+  io: Io,
+  enabled: boolean,
+): { onProgress?: (p: ScanProgress) => void; done: () => void } {
   if (!enabled || !io.stderr.isTTY) return { done: () => undefined };
   let layersDone = 0;
   let shown = false;

@@ -31,7 +31,10 @@ export function parsePlatform(s: string): Platform {
   const parts = s.split('/');
   const [os, architecture, variant] = parts;
   if (!os || !architecture || parts.length > 3) {
-    throw new PalisadeError('E_INPUT', `invalid platform "${s}": expected os/arch or os/arch/variant, e.g. linux/arm64`);
+    throw new PalisadeError(
+      'E_INPUT',
+      `invalid platform "${s}": expected os/arch or os/arch/variant, e.g. linux/arm64`,
+    );
   }
   return variant ? { os, architecture, variant } : { os, architecture };
 }

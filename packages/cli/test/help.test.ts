@@ -9,9 +9,29 @@ test('palisade --help lists every command', async () => {
 });
 
 const commands: Array<[string[], string[]]> = [
-  [['scan', 'image'], ['--format', '--output', '--severity', '--ignore-unfixed', '--vex', '--exit-code', '--db', '--platform', '--insecure', '--ca-file', '--username', '--password-stdin', '--registry-token']],
+  [
+    ['scan', 'image'],
+    [
+      '--format',
+      '--output',
+      '--severity',
+      '--ignore-unfixed',
+      '--vex',
+      '--exit-code',
+      '--db',
+      '--platform',
+      '--insecure',
+      '--ca-file',
+      '--username',
+      '--password-stdin',
+      '--registry-token',
+    ],
+  ],
   [['sbom'], ['--format', '--output', '--platform', '--insecure']],
-  [['db', 'update'], ['--db', '--download-dir']],
+  [
+    ['db', 'update'],
+    ['--db', '--download-dir'],
+  ],
   [['db', 'import'], ['--db']],
   [['db', 'status'], ['--db']],
   [['debug', 'compare-versions'], []],
@@ -45,9 +65,17 @@ test('an invalid --severity or --platform names the flag and the value', async (
 });
 
 test('compare-versions prints <, = or > per line and error: for bad lines without stopping', async () => {
-  const r = await run(['debug', 'compare-versions', 'Debian'], { stdin: '1.0-1 1.0-2\n1:0.9 1.0\n2.0 2.0\nonly-one\n1.0~rc1 1.0\n' });
+  const r = await run(['debug', 'compare-versions', 'Debian'], {
+    stdin: '1.0-1 1.0-2\n1:0.9 1.0\n2.0 2.0\nonly-one\n1.0~rc1 1.0\n',
+  });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split('\n'), ['<', '>', '=', 'error: expected two versions separated by space, got 1 field(s)', '<']);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    '<',
+    '>',
+    '=',
+    'error: expected two versions separated by space, got 1 field(s)',
+    '<',
+  ]);
   const bad = await run(['debug', 'compare-versions', 'Nonsense'], { stdin: '1 2\n' });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown ecosystem "Nonsense"/);

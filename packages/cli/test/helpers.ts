@@ -9,7 +9,10 @@ export interface RunResult {
 }
 
 /** Run the CLI in-process with captured streams (no TTY: no progress, no colours). */
-export async function run(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export async function run(
+  argv: string[],
+  options: { stdin?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';

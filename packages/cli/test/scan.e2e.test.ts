@@ -10,7 +10,8 @@ import { sharedPath, tempDir, writeOciLayout, type LayoutResult } from '@palisad
 import type { ScanReport } from '@palisade/core';
 import { run } from './helpers.js';
 
-const OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
+const OS_RELEASE =
+  'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
 const STATUS = [
   'Package: chromium',
   'Status: install ok installed',
@@ -56,7 +57,10 @@ before(async () => {
         },
         {
           files: [
-            { path: 'app/node_modules/lodash/package.json', content: '{"name":"lodash","version":"4.17.20","license":"MIT"}' },
+            {
+              path: 'app/node_modules/lodash/package.json',
+              content: '{"name":"lodash","version":"4.17.20","license":"MIT"}',
+            },
             { path: 'app/node_modules/.wh.left-pad' },
           ],
         },
@@ -117,7 +121,9 @@ test('--exit-code fails the gate only while findings remain; --severity and --ve
   const suppressed = await run(scanArgs('--format', 'json', '--exit-code', '3', '--vex', vexFile));
   assert.equal(suppressed.code, 0, suppressed.stderr);
   const after = JSON.parse(suppressed.stdout) as ScanReport;
-  assert.ok(after.vulnerabilities.length > 0 && after.vulnerabilities.every((v) => v.suppressed?.status === 'not_affected'));
+  assert.ok(
+    after.vulnerabilities.length > 0 && after.vulnerabilities.every((v) => v.suppressed?.status === 'not_affected'),
+  );
 });
 
 test('every output format is written, to stdout or --output', async () => {
@@ -138,7 +144,10 @@ test('every output format is written, to stdout or --output', async () => {
 test('bad inputs end in one line naming the input, exit code 2, no stack trace', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['scan', 'image', `oci:${join(dir.path, 'nope')}`, '--db', db], /nope/],
-    [['scan', 'image', ref, '--db', join(dir.path, 'missing.db')], /missing\.db: no vulnerability database: run `palisade db update`/],
+    [
+      ['scan', 'image', ref, '--db', join(dir.path, 'missing.db')],
+      /missing\.db: no vulnerability database: run `palisade db update`/,
+    ],
     [['scan', 'image', ref, '--db', db, '--vex', join(dir.path, 'missing.vex')], /missing\.vex/],
     [['db', 'import', '--db', join(dir.path, 'x.db'), join(dir.path, 'no-such-feed')], /no-such-feed/],
   ];
@@ -154,7 +163,9 @@ test('bad inputs end in one line naming the input, exit code 2, no stack trace',
 test('a layer whose bytes do not match its digest fails the scan naming the layer', async () => {
   const bad = tempDir();
   try {
-    const layout = writeOciLayout(bad.path, 'v1', [{ layers: [{ files: [{ path: 'etc/os-release', content: OS_RELEASE }] }] }]);
+    const layout = writeOciLayout(bad.path, 'v1', [
+      { layers: [{ files: [{ path: 'etc/os-release', content: OS_RELEASE }] }] },
+    ]);
     const layer = layout.images[0]?.layers[0];
     assert.ok(layer);
     const blobPath = join(bad.path, 'blobs', 'sha256', layer.digest.slice(7));
@@ -164,7 +175,11 @@ test('a layer whose bytes do not match its digest fails the scan naming the laye
     const r = await run(['sbom', `oci:${bad.path}:v1`, '--no-cache']);
     assert.equal(r.code, 2);
     assert.ok(r.stderr.includes(layer.digest.slice(0, 19)), r.stderr);
-    assert.equal(readdirSync(bad.path).sort().join(','), 'blobs,index.json,oci-layout', 'nothing written into the layout');
+    assert.equal(
+      readdirSync(bad.path).sort().join(','),
+      'blobs,index.json,oci-layout',
+      'nothing written into the layout',
+    );
   } finally {
     bad.cleanup();
   }
@@ -179,7 +194,11 @@ test('a malformed dpkg status or package.json fails closed naming the file; --al
           {
             files: [
               { path: 'etc/os-release', content: OS_RELEASE },
-              { path: 'var/lib/dpkg/status', content: 'Package: ok\nStatus: install ok installed\nVersion: 1.0\n\nthis is not a stanza\n\u0000\u0001\n' },
+              {
+                path: 'var/lib/dpkg/status',
+                content:
+                  'Package: ok\nStatus: install ok installed\nVersion: 1.0\n\nthis is not a stanza\n\u0000\u0001\n',
+              },
               { path: 'app/node_modules/broken/package.json', content: '{"name": "broken", "version": ' },
             ],
           },
@@ -194,7 +213,10 @@ test('a malformed dpkg status or package.json fails closed naming the file; --al
     assert.match(r.stderr, /var\/lib\/dpkg\/status/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     const report = JSON.parse(readFileSync(out, 'utf8')) as ScanReport;
-    assert.ok(report.packages.some((p) => p.name === 'ok'), 'what could be read is still reported');
+    assert.ok(
+      report.packages.some((p) => p.name === 'ok'),
+      'what could be read is still reported',
+    );
     assert.ok((report.unreadable ?? []).length >= 2);
     const allowed = await run(['sbom', ref2, '--format', 'json', '--no-cache', '--allow-unreadable']);
     assert.equal(allowed.code, 0, allowed.stderr);

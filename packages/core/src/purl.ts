@@ -36,7 +36,14 @@ export function buildPurl(p: PurlParts): string {
     .map(([k, v]) => [k.toLowerCase(), v] as const)
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   if (q.length > 0) s += '?' + q.map(([k, v]) => `${k}=${encodeComponent(v, true)}`).join('&');
-  if (p.subpath) s += '#' + p.subpath.split('/').filter(Boolean).map((seg) => encodeComponent(seg)).join('/');
+  if (p.subpath)
+    s +=
+      '#' +
+      p.subpath
+        .split('/')
+        .filter(Boolean)
+        .map((seg) => encodeComponent(seg))
+        .join('/');
   return s;
 }
 

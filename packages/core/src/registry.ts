@@ -11,7 +11,10 @@ export interface Plugin {
 export class PluginRegistry<T extends Plugin> {
   private readonly byId = new Map<string, T>();
 
-  constructor(readonly family: string, plugins: readonly T[] = []) {
+  constructor(
+    readonly family: string,
+    plugins: readonly T[] = [],
+  ) {
     for (const p of plugins) this.register(p);
   }
 

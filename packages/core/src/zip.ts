@@ -54,7 +54,8 @@ function readDirectoryLocation(buf: Buffer, eocd: number, subject: string): Dire
   const locator = eocd - 20;
   if ((count === 0xffff || offset === 0xffffffff) && locator >= 0 && buf.readUInt32LE(locator) === SIG_EOCD64_LOCATOR) {
     const eocd64 = Number(buf.readBigUInt64LE(locator + 8));
-    if (eocd64 + 56 > buf.length || buf.readUInt32LE(eocd64) !== SIG_EOCD64) throw corrupt(subject, 'bad ZIP64 end record');
+    if (eocd64 + 56 > buf.length || buf.readUInt32LE(eocd64) !== SIG_EOCD64)
+      throw corrupt(subject, 'bad ZIP64 end record');
     count = Number(buf.readBigUInt64LE(eocd64 + 32));
     offset = Number(buf.readBigUInt64LE(eocd64 + 48));
   }
@@ -103,7 +104,8 @@ export function readZip(buf: Buffer, options: ZipOptions = {}): ZipEntry[] {
   const entries: ZipEntry[] = [];
   let p = dir.offset;
   for (let i = 0; i < dir.count; i++) {
-    if (p + 46 > buf.length || buf.readUInt32LE(p) !== SIG_CENTRAL) throw corrupt(subject, `bad central directory entry ${i}`);
+    if (p + 46 > buf.length || buf.readUInt32LE(p) !== SIG_CENTRAL)
+      throw corrupt(subject, `bad central directory entry ${i}`);
     const flags = buf.readUInt16LE(p + 8);
     const method = buf.readUInt16LE(p + 10);
     const crc = buf.readUInt32LE(p + 16);

@@ -61,5 +61,8 @@ with zipfile.ZipFile(b, 'w') as z:
   copy[at] = 0x7a;
   const entries = readZip(copy, { subject: 'x.zip', maxEntrySize: 1024 * 1024 });
   assert.throws(() => entries[0]?.read(), /CRC mismatch/);
-  assert.throws(() => entries[1]?.read(), (e: unknown) => e instanceof PalisadeError && e.code === 'E_TOO_LARGE');
+  assert.throws(
+    () => entries[1]?.read(),
+    (e: unknown) => e instanceof PalisadeError && e.code === 'E_TOO_LARGE',
+  );
 });

@@ -38,7 +38,10 @@ export function debianImage(suite = 'bookworm'): DebianImage {
     // debian image leaves out: pseudo-filesystems, downloaded .debs and apt lists.
     execFileSync(
       'sh',
-      ['-c', `tar --numeric-owner --sort=name --exclude=./proc/* --exclude=./sys/* --exclude=./dev/* --exclude=./var/cache/apt/archives/*.deb --exclude=./var/lib/apt/lists/* -C "${rootfs}" -cf - . | gzip -6 > "${layer}.tmp" && mv "${layer}.tmp" "${layer}"`],
+      [
+        '-c',
+        `tar --numeric-owner --sort=name --exclude=./proc/* --exclude=./sys/* --exclude=./dev/* --exclude=./var/cache/apt/archives/*.deb --exclude=./var/lib/apt/lists/* -C "${rootfs}" -cf - . | gzip -6 > "${layer}.tmp" && mv "${layer}.tmp" "${layer}"`,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10 * 60 * 1000 },
     );
     execFileSync('touch', [join(base, 'complete')]);

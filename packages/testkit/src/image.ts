@@ -218,7 +218,11 @@ export async function sha256File(path: string, gunzip = false): Promise<string> 
  * Write an OCI layout whose layers are existing gzipped tar files (e.g. a debootstrap root
  * filesystem packed with GNU tar), copied in as blobs.
  */
-export async function writeOciLayoutFromLayerFiles(dir: string, tag: string, layerFiles: readonly string[]): Promise<LayoutResult> {
+export async function writeOciLayoutFromLayerFiles(
+  dir: string,
+  tag: string,
+  layerFiles: readonly string[],
+): Promise<LayoutResult> {
   const { copyFileSync, statSync } = await import('node:fs');
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
@@ -227,7 +231,13 @@ export async function writeOciLayoutFromLayerFiles(dir: string, tag: string, lay
     const digest = await sha256File(f);
     const diffId = await sha256File(f, true);
     copyFileSync(f, join(dir, 'blobs', 'sha256', digest.slice(7)));
-    layers.push({ digest, diffId, size: statSync(f).size, data: Buffer.alloc(0), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
+    layers.push({
+      digest,
+      diffId,
+      size: statSync(f).size,
+      data: Buffer.alloc(0),
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    });
   }
   const platform = { os: 'linux', architecture: 'amd64' };
   const config = blob(
@@ -261,7 +271,12 @@ export async function writeOciLayoutFromLayerFiles(dir: string, tag: string, lay
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
       manifests: [
-        { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, annotations: { 'org.opencontainers.image.ref.name': tag } },
+        {
+          mediaType: manifest.mediaType,
+          digest: manifest.digest,
+          size: manifest.size,
+          annotations: { 'org.opencontainers.image.ref.name': tag },
+        },
       ],
     }),
   );

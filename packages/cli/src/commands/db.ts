@@ -26,7 +26,8 @@ function printSummary(io: Io, dbPath: string): void {
   try {
     const s = db.status();
     io.stdout.write(`database ${dbPath} (schema ${s.schemaVersion}, built ${s.builtAt})\n`);
-    for (const f of s.feeds) io.stdout.write(`  ${f.id.padEnd(24)} ${String(f.records).padStart(8)} records  ${f.updatedAt}\n`);
+    for (const f of s.feeds)
+      io.stdout.write(`  ${f.id.padEnd(24)} ${String(f.records).padStart(8)} records  ${f.updatedAt}\n`);
   } finally {
     db.close();
   }
@@ -35,7 +36,9 @@ function printSummary(io: Io, dbPath: string): void {
 export function dbCommand(io: Io, setExit: (code: number) => void): Command {
   const db = new Command('db').description('manage the local vulnerability database');
   db.command('update')
-    .description('download the current feeds (OSV, Debian tracker, Alpine secdb, CISA KEV, EPSS) and rebuild the database; downloads resume')
+    .description(
+      'download the current feeds (OSV, Debian tracker, Alpine secdb, CISA KEV, EPSS) and rebuild the database; downloads resume',
+    )
     .option('--db <path>', 'database file (default: $PALISADE_DB or <cache>/db/palisade-vuln.db)')
     .option('--download-dir <dir>', 'where feed downloads are kept (default: <cache>/feeds)')
     .action(async (flags: DbFlags & { downloadDir?: string }) => {

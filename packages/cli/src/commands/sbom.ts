@@ -20,14 +20,24 @@ interface SbomFlags extends SourceFlags {
 /** `palisade sbom REF`: the package inventory alone, no vulnerability DB needed. */
 export function sbomCommand(io: Io, setExit: (code: number) => void): Command {
   const cmd = new Command('sbom')
-    .description('write the package inventory (SBOM) of an image: registry ref, oci:DIR[:tag], archive:FILE or dir:PATH')
+    .description(
+      'write the package inventory (SBOM) of an image: registry ref, oci:DIR[:tag], archive:FILE or dir:PATH',
+    )
     .argument('<ref>', 'image reference')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['cyclonedx', 'spdx', 'json', 'table']).default('cyclonedx'))
+    .addOption(
+      new Option('-f, --format <format>', 'output format')
+        .choices(['cyclonedx', 'spdx', 'json', 'table'])
+        .default('cyclonedx'),
+    )
     .option('-o, --output <file>', 'write the SBOM to a file instead of stdout')
     .option('--cache-dir <dir>', 'layer cache and temporary files (default: $PALISADE_CACHE_DIR or ~/.cache/palisade)')
     .option('--no-cache', 'do not read or write the layer cache')
     .option('--no-progress', 'no progress display on stderr')
-    .option('--allow-unreadable', 'exit 0 even when some package files could not be read (by default the command fails closed)', false);
+    .option(
+      '--allow-unreadable',
+      'exit 0 even when some package files could not be read (by default the command fails closed)',
+      false,
+    );
   addSourceOptions(cmd).action(async (ref: string, flags: SbomFlags) => {
     const cacheDir = flags.cacheDir ?? defaultCacheDir(io.env);
     const tmp = join(cacheDir, 'tmp');

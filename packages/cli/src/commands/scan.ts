@@ -51,7 +51,8 @@ function parseSeverities(list: string | undefined): Severity[] | undefined {
 
 function parseExitCode(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 255) throw new PalisadeError('E_INPUT', `--exit-code must be 0-255, got "${v}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 255)
+    throw new PalisadeError('E_INPUT', `--exit-code must be 0-255, got "${v}"`);
   return n;
 }
 
@@ -113,7 +114,11 @@ export function scanCommand(io: Io, setExit: (code: number) => void): Command {
     .option('--cache-dir <dir>', 'layer cache and temporary files (default: $PALISADE_CACHE_DIR or ~/.cache/palisade)')
     .option('--no-cache', 'do not read or write the layer cache')
     .option('--no-progress', 'no progress display on stderr')
-    .option('--allow-unreadable', 'exit 0 even when some package files could not be read (by default the scan fails closed)', false);
+    .option(
+      '--allow-unreadable',
+      'exit 0 even when some package files could not be read (by default the scan fails closed)',
+      false,
+    );
   addSourceOptions(image).action(async (ref: string, flags: ScanFlags) => {
     setExit(await runScanImage(ref, flags, io));
   });

@@ -54,7 +54,8 @@ function zstdError(err: unknown, subject: string): PalisadeError {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: unknown } | null)?.code;
   // fzstd's code 5 is "unexpected EOF".
-  if (code === 5) return new PalisadeError('E_CORRUPT', 'truncated: the zstd stream ends early', { subject, cause: err });
+  if (code === 5)
+    return new PalisadeError('E_CORRUPT', 'truncated: the zstd stream ends early', { subject, cause: err });
   return new PalisadeError('E_CORRUPT', `corrupt zstd data: ${message}`, { subject, cause: err });
 }
 

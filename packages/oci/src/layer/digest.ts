@@ -49,6 +49,8 @@ export class DigestVerifier {
   mismatch(): PalisadeError | undefined {
     const got = this.digest();
     if (got === this.expected) return undefined;
-    return new PalisadeError('E_DIGEST', `digest mismatch: expected ${this.expected}, got ${got}`, { subject: this.subject });
+    return new PalisadeError('E_DIGEST', `digest mismatch: expected ${this.expected}, got ${got}`, {
+      subject: this.subject,
+    });
   }
 }

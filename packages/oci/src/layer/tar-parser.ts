@@ -7,7 +7,15 @@
  */
 import { PalisadeError, type ErrorCode } from '@palisade/core';
 import type { EntryHeader, EntryVisitor } from '../types.js';
-import { BAD_NUMBER, BLOCK_BAD_CHECKSUM, BLOCK_ZERO, readHeaderName, readNumber, readString, verifyChecksum } from './fields.js';
+import {
+  BAD_NUMBER,
+  BLOCK_BAD_CHECKSUM,
+  BLOCK_ZERO,
+  readHeaderName,
+  readNumber,
+  readString,
+  verifyChecksum,
+} from './fields.js';
 import { basenameOf, dirnameOf, normalizeEntryPath, symlinkEscapes } from './paths.js';
 import { paxInteger, paxTime, parsePax, type PaxHeader } from './pax.js';
 import { checkSparseMap, expandSparse, parseSparseMapList, SparseMapReader, type SparseMap } from './sparse.js';
@@ -66,7 +74,9 @@ function typeflagKind(flag: number): EntryHeader['kind'] | undefined {
 
 /** Types whose size field does not announce data (as Go's archive/tar, which writes most layers). */
 function isHeaderOnly(kind: EntryHeader['kind'], flag: number): boolean {
-  return kind === 'hardlink' || kind === 'symlink' || (kind === 'dir' && flag !== 0x44) || (kind === 'other' && flag !== 0);
+  return (
+    kind === 'hardlink' || kind === 'symlink' || (kind === 'dir' && flag !== 0x44) || (kind === 'other' && flag !== 0)
+  );
 }
 
 export class TarParser {
@@ -194,7 +204,12 @@ export class TarParser {
       this.fail('E_CORRUPT', `entry header at offset ${headerOffset} follows a lone zero block`);
     }
     if (check === BLOCK_BAD_CHECKSUM) {
-      this.fail('E_CORRUPT', headerOffset === 0 ? 'not a tar archive (bad header checksum in the first block)' : `bad header checksum for the entry at offset ${headerOffset}`);
+      this.fail(
+        'E_CORRUPT',
+        headerOffset === 0
+          ? 'not a tar archive (bad header checksum in the first block)'
+          : `bad header checksum for the entry at offset ${headerOffset}`,
+      );
     }
     this.headerOffset = headerOffset;
     const size = readNumber(buf, at + 124, 12);
@@ -322,7 +337,8 @@ export class TarParser {
     this.entryPathForMessages = rawPath;
 
     const path = normalizeEntryPath(rawPath);
-    if (path === null) this.fail('E_UNSAFE_PATH', `entry "${rawPath}" (offset ${this.headerOffset}) escapes the layer root`);
+    if (path === null)
+      this.fail('E_UNSAFE_PATH', `entry "${rawPath}" (offset ${this.headerOffset}) escapes the layer root`);
     const dataSize = isHeaderOnly(kind, flag) ? 0 : size;
     const entry = this.makeEntry(path, rawPath, kind, sparse?.realSize ?? dataSize, mode, rawLink);
     if (entry !== null) {
@@ -348,14 +364,20 @@ export class TarParser {
     if (base.charCodeAt(0) === 0x2e && base.startsWith('.wh.')) return this.whiteout(path, rawPath, base, mode);
     if (kind === 'symlink') {
       if (symlinkEscapes(path, rawLink)) {
-        this.fail('E_UNSAFE_PATH', `symlink "${rawPath}" -> "${rawLink}" (offset ${this.headerOffset}) escapes the layer root`);
+        this.fail(
+          'E_UNSAFE_PATH',
+          `symlink "${rawPath}" -> "${rawLink}" (offset ${this.headerOffset}) escapes the layer root`,
+        );
       }
       return { path, kind, size: 0, mode, linkTarget: rawLink };
     }
     if (kind === 'hardlink') {
       const target = normalizeEntryPath(rawLink);
       if (target === null || target === '') {
-        this.fail('E_UNSAFE_PATH', `hardlink "${rawPath}" -> "${rawLink}" (offset ${this.headerOffset}) points outside the layer root`);
+        this.fail(
+          'E_UNSAFE_PATH',
+          `hardlink "${rawPath}" -> "${rawLink}" (offset ${this.headerOffset}) points outside the layer root`,
+        );
       }
       return { path, kind, size: 0, mode, linkTarget: target };
     }
@@ -369,19 +391,28 @@ export class TarParser {
     if (base.startsWith('.wh..wh.')) return null;
     const name = base.slice(4);
     if (name === '' || name === '.' || name === '..') {
-      this.fail('E_UNSAFE_PATH', `whiteout "${rawPath}" (offset ${this.headerOffset}) names no file inside its directory`);
+      this.fail(
+        'E_UNSAFE_PATH',
+        `whiteout "${rawPath}" (offset ${this.headerOffset}) names no file inside its directory`,
+      );
     }
     return { path: dir === '' ? name : `${dir}/${name}`, kind: 'whiteout', size: 0, mode };
   }
 
-  private beginEntryData(entry: EntryHeader | null, dataSize: number, sparse: SparseMap | null, mapInData: boolean): void {
+  private beginEntryData(
+    entry: EntryHeader | null,
+    dataSize: number,
+    sparse: SparseMap | null,
+    mapInData: boolean,
+  ): void {
     const ask = entry !== null && this.visitor.onEntry(entry);
     const realSize = entry?.size ?? 0;
     this.entry = entry;
     this.sparse = sparse;
     this.wantContent = ask && entry !== null && entry.kind === 'file' && realSize <= this.options.maxContentSize;
     if (mapInData) {
-      if (dataSize < BLOCK) this.fail('E_CORRUPT', `PAX sparse 1.0 entry "${this.entryPathForMessages}" has no room for its map`);
+      if (dataSize < BLOCK)
+        this.fail('E_CORRUPT', `PAX sparse 1.0 entry "${this.entryPathForMessages}" has no room for its map`);
       this.sparseMapReader = new SparseMapReader();
       this.sparseStored = dataSize;
       this.state = S_SPARSE_MAP;
@@ -389,7 +420,8 @@ export class TarParser {
     }
     if (sparse !== null) {
       const why = checkSparseMap(sparse, dataSize);
-      if (why !== undefined && this.state !== S_SPARSE_EXT) this.fail('E_CORRUPT', `${why} (entry "${this.entryPathForMessages}")`);
+      if (why !== undefined && this.state !== S_SPARSE_EXT)
+        this.fail('E_CORRUPT', `${why} (entry "${this.entryPathForMessages}")`);
       this.sparseStored = dataSize;
       if (this.state === S_SPARSE_EXT) return; // the map continues in extension blocks
     }
@@ -423,7 +455,10 @@ export class TarParser {
     for (let i = 0; i < count; i++) {
       const p = from + i * 24;
       if (buf[p] === 0) break;
-      map.segments.push(this.numberField(buf, p, 12, 'sparse offset'), this.numberField(buf, p + 12, 12, 'sparse length'));
+      map.segments.push(
+        this.numberField(buf, p, 12, 'sparse offset'),
+        this.numberField(buf, p + 12, 12, 'sparse length'),
+      );
     }
   }
 
@@ -439,7 +474,8 @@ export class TarParser {
   private onSparseMapBlock(buf: Buffer, at: number): void {
     const reader = this.sparseMapReader as SparseMapReader;
     this.sparseStored -= BLOCK;
-    if (this.sparseStored < 0) this.fail('E_CORRUPT', `sparse map of "${this.entryPathForMessages}" is larger than its entry`);
+    if (this.sparseStored < 0)
+      this.fail('E_CORRUPT', `sparse map of "${this.entryPathForMessages}" is larger than its entry`);
     if (!reader.feed(buf, at)) return;
     if (reader.error !== undefined) this.fail('E_CORRUPT', `${reader.error} (entry "${this.entryPathForMessages}")`);
     const map = this.sparse as SparseMap;
@@ -457,22 +493,26 @@ export class TarParser {
     const name = v.get('GNU.sparse.name');
     if (v.get('GNU.sparse.major') === '1' && v.get('GNU.sparse.minor') === '0') {
       const realSize = paxInteger(v.get('GNU.sparse.realsize'));
-      if (realSize === undefined) this.fail('E_CORRUPT', `PAX sparse 1.0 entry at offset ${this.headerOffset} has no real size`);
+      if (realSize === undefined)
+        this.fail('E_CORRUPT', `PAX sparse 1.0 entry at offset ${this.headerOffset} has no real size`);
       return { map: { realSize, segments: [] }, mapInData: true, name };
     }
     const sizeText = v.get('GNU.sparse.size') ?? v.get('GNU.sparse.realsize');
     if (sizeText === undefined) return null;
     const realSize = paxInteger(sizeText);
-    if (realSize === undefined) this.fail('E_CORRUPT', `bad GNU.sparse.size in the PAX header at offset ${this.headerOffset}`);
+    if (realSize === undefined)
+      this.fail('E_CORRUPT', `bad GNU.sparse.size in the PAX header at offset ${this.headerOffset}`);
     const mapText = v.get('GNU.sparse.map');
     let segments: number[] | undefined;
     if (mapText !== undefined) {
       segments = parseSparseMapList(mapText);
     } else if (pax.sparseOffsets.length === pax.sparseNumbytes.length) {
       segments = [];
-      for (let i = 0; i < pax.sparseOffsets.length; i++) segments.push(pax.sparseOffsets[i] as number, pax.sparseNumbytes[i] as number);
+      for (let i = 0; i < pax.sparseOffsets.length; i++)
+        segments.push(pax.sparseOffsets[i] as number, pax.sparseNumbytes[i] as number);
     }
-    if (segments === undefined) this.fail('E_CORRUPT', `bad GNU sparse map in the PAX header at offset ${this.headerOffset}`);
+    if (segments === undefined)
+      this.fail('E_CORRUPT', `bad GNU sparse map in the PAX header at offset ${this.headerOffset}`);
     return { map: { realSize, segments }, mapInData: false, name };
   }
 }

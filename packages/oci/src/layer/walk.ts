@@ -38,7 +38,8 @@ function toBuffer(chunk: unknown): Buffer {
 function inputError(err: unknown, subject: string): PalisadeError {
   if (err instanceof PalisadeError) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'ENOENT') return withSubject(new PalisadeError('E_NOT_FOUND', 'layer file not found', { cause: err }), subject);
+  if (code === 'ENOENT')
+    return withSubject(new PalisadeError('E_NOT_FOUND', 'layer file not found', { cause: err }), subject);
   const message = err instanceof Error ? err.message : String(err);
   return new PalisadeError('E_INPUT', `cannot read the layer: ${message}`, { subject, cause: err });
 }
@@ -72,7 +73,12 @@ async function* rawChunks(
 }
 
 /** Read chunks until the compression can be told; they are hashed here and replayed later. */
-async function readHead(iterator: AsyncIterator<unknown>, raw: RawState, verifier: DigestVerifier | undefined, subject: string): Promise<Buffer[]> {
+async function readHead(
+  iterator: AsyncIterator<unknown>,
+  raw: RawState,
+  verifier: DigestVerifier | undefined,
+  subject: string,
+): Promise<Buffer[]> {
   const head: Buffer[] = [];
   let length = 0;
   while (length < MAGIC_BYTES) {
@@ -143,7 +149,10 @@ export async function walkTarStream(
 ): Promise<void> {
   const { subject, signal } = options;
   const verifier = DigestVerifier.create(options.expectedDigest, subject);
-  const parser = new TarParser(visitor, { subject, maxContentSize: options.maxContentSize ?? DEFAULT_MAX_CONTENT_SIZE });
+  const parser = new TarParser(visitor, {
+    subject,
+    maxContentSize: options.maxContentSize ?? DEFAULT_MAX_CONTENT_SIZE,
+  });
   const raw: RawState = { ended: false };
   // Destroying a Readable input makes a pending read reject, so an abort is noticed at once.
   const release = (): void => {
@@ -168,7 +177,12 @@ export async function walkTarStream(
 }
 
 /** The one error to report for a failed walk. */
-function explain(err: unknown, raw: RawState, verifier: DigestVerifier | undefined, options: TarWalkOptions): PalisadeError {
+function explain(
+  err: unknown,
+  raw: RawState,
+  verifier: DigestVerifier | undefined,
+  options: TarWalkOptions,
+): PalisadeError {
   const { subject, signal } = options;
   if (signal?.aborted === true) return abortError(signal, subject);
   const known = err instanceof PalisadeError ? err : gzipError(err, subject);

@@ -14,7 +14,15 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PalisadeError } from '@palisade/core';
 import { detectCompression, gunzipStream, gzipError, zstdChunks } from '../layer/decompress.js';
-import { BAD_NUMBER, BLOCK_BAD_CHECKSUM, BLOCK_ZERO, readHeaderName, readNumber, readString, verifyChecksum } from '../layer/fields.js';
+import {
+  BAD_NUMBER,
+  BLOCK_BAD_CHECKSUM,
+  BLOCK_ZERO,
+  readHeaderName,
+  readNumber,
+  readString,
+  verifyChecksum,
+} from '../layer/fields.js';
 import { StreamLayerHandle } from '../layer/handle.js';
 import { dirnameOf, normalizeEntryPath } from '../layer/paths.js';
 import { parsePax } from '../layer/pax.js';
@@ -211,7 +219,10 @@ function parseDockerManifest(data: Buffer, subject: string): DockerImageEntry[] 
   try {
     value = JSON.parse(data.toString('utf8'));
   } catch (err) {
-    throw new PalisadeError('E_CORRUPT', `manifest.json is not valid JSON: ${(err as Error).message}`, { subject, cause: err });
+    throw new PalisadeError('E_CORRUPT', `manifest.json is not valid JSON: ${(err as Error).message}`, {
+      subject,
+      cause: err,
+    });
   }
   if (!Array.isArray(value)) throw new PalisadeError('E_CORRUPT', 'manifest.json is not a list of images', { subject });
   return value.map((v: unknown, i) => {
@@ -230,13 +241,22 @@ function pickDockerImage(images: DockerImageEntry[], selector: string | undefine
   if (selector !== undefined) {
     // skopeo's "@N" picks by position.
     const at = /^@(\d+)$/.exec(selector);
-    const found = at ? images[Number(at[1])] : images.find((i) => i.RepoTags.some((t) => canonicalTag(t) === canonicalTag(selector)));
-    if (!found) throw new PalisadeError('E_NOT_FOUND', `no image "${selector}" in the archive (tags: ${all.length ? all.join(', ') : 'none'})`, { subject });
+    const found = at
+      ? images[Number(at[1])]
+      : images.find((i) => i.RepoTags.some((t) => canonicalTag(t) === canonicalTag(selector)));
+    if (!found)
+      throw new PalisadeError(
+        'E_NOT_FOUND',
+        `no image "${selector}" in the archive (tags: ${all.length ? all.join(', ') : 'none'})`,
+        { subject },
+      );
     return found;
   }
   if (images.length === 1) return images[0] as DockerImageEntry;
   if (images.length === 0) throw new PalisadeError('E_NOT_FOUND', 'manifest.json lists no images', { subject });
-  throw new PalisadeError('E_INPUT', `the archive holds ${images.length} images; name one (tags: ${all.join(', ')})`, { subject });
+  throw new PalisadeError('E_INPUT', `the archive holds ${images.length} images; name one (tags: ${all.join(', ')})`, {
+    subject,
+  });
 }
 
 /** The digest a member's name states: blobs/sha256/<hex>, <hex>.tar, <hex>.json, <hex>/layer.tar is NOT one (v1 ids). */
@@ -278,7 +298,11 @@ export class ArchiveSource implements ImageSource {
         ...(this.options.platform ? { platform: this.options.platform } : {}),
       });
     }
-    throw new PalisadeError('E_UNSUPPORTED', 'neither manifest.json nor index.json: not a docker or OCI image archive', { subject });
+    throw new PalisadeError(
+      'E_UNSUPPORTED',
+      'neither manifest.json nor index.json: not a docker or OCI image archive',
+      { subject },
+    );
   }
 
   /** The archive as a plain tar file: itself, or decompressed into a temp dir of ours. */
@@ -300,32 +324,59 @@ export class ArchiveSource implements ImageSource {
     const out = join(this.tempDir, 'archive.tar');
     const input = createReadStream(file, { highWaterMark: 1024 * 1024 });
     try {
-      if (compression === 'gzip') await pipeline(input, gunzipStream(), createWriteStream(out), signal ? { signal } : {});
+      if (compression === 'gzip')
+        await pipeline(input, gunzipStream(), createWriteStream(out), signal ? { signal } : {});
       else await pipeline(zstdChunks(input, subject), createWriteStream(out), signal ? { signal } : {});
     } catch (err) {
       throwIfAborted(signal, this.ref);
-      throw gzipError(err, subject) ?? (err instanceof PalisadeError ? err : new PalisadeError('E_INPUT', `cannot decompress: ${(err as Error).message}`, { subject, cause: err }));
+      throw (
+        gzipError(err, subject) ??
+        (err instanceof PalisadeError
+          ? err
+          : new PalisadeError('E_INPUT', `cannot decompress: ${(err as Error).message}`, { subject, cause: err }))
+      );
     }
     return out;
   }
 
-  private async resolveDocker(file: string, index: TarIndex, manifestMember: Member, selector: string | undefined, subject: string): Promise<ResolvedImage> {
+  private async resolveDocker(
+    file: string,
+    index: TarIndex,
+    manifestMember: Member,
+    selector: string | undefined,
+    subject: string,
+  ): Promise<ResolvedImage> {
     const fh = this.fh as FileHandle;
-    if (manifestMember.size > MAX_JSON_BLOB) throw new PalisadeError('E_TOO_LARGE', `manifest.json is ${manifestMember.size} bytes`, { subject });
-    const image = pickDockerImage(parseDockerManifest(await readExactly(fh, manifestMember.size, manifestMember.offset), subject), selector, subject);
+    if (manifestMember.size > MAX_JSON_BLOB)
+      throw new PalisadeError('E_TOO_LARGE', `manifest.json is ${manifestMember.size} bytes`, { subject });
+    const image = pickDockerImage(
+      parseDockerManifest(await readExactly(fh, manifestMember.size, manifestMember.offset), subject),
+      selector,
+      subject,
+    );
     const configMember = index.lookup(image.Config);
-    if (!configMember) throw new PalisadeError('E_NOT_FOUND', `config ${image.Config} named by manifest.json is missing`, { subject });
-    if (configMember.size > MAX_JSON_BLOB) throw new PalisadeError('E_TOO_LARGE', `config ${image.Config} is ${configMember.size} bytes`, { subject });
+    if (!configMember)
+      throw new PalisadeError('E_NOT_FOUND', `config ${image.Config} named by manifest.json is missing`, { subject });
+    if (configMember.size > MAX_JSON_BLOB)
+      throw new PalisadeError('E_TOO_LARGE', `config ${image.Config} is ${configMember.size} bytes`, { subject });
     const configBytes = await readExactly(fh, configMember.size, configMember.offset);
     const configDigest = digestOf(configBytes);
     const named = digestInName(image.Config);
     if (named !== undefined && named !== configDigest) {
-      throw new PalisadeError('E_DIGEST', `config ${image.Config} digest mismatch: expected ${named}, got ${configDigest}`, { subject });
+      throw new PalisadeError(
+        'E_DIGEST',
+        `config ${image.Config} digest mismatch: expected ${named}, got ${configDigest}`,
+        { subject },
+      );
     }
     const config = toImageConfig(parseJson(configBytes, `${subject}: ${image.Config}`));
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (diffIds.length !== image.Layers.length) {
-      throw new PalisadeError('E_CORRUPT', `manifest.json lists ${image.Layers.length} layers but the config has ${diffIds.length} diff_ids`, { subject });
+      throw new PalisadeError(
+        'E_CORRUPT',
+        `manifest.json lists ${image.Layers.length} layers but the config has ${diffIds.length} diff_ids`,
+        { subject },
+      );
     }
     const layers: LayerHandle[] = [];
     for (const [i, path] of image.Layers.entries()) {
@@ -344,14 +395,22 @@ export class ArchiveSource implements ImageSource {
     };
   }
 
-  private async dockerLayer(file: string, index: TarIndex, path: string, i: number, diffId: string, subject: string): Promise<LayerHandle> {
+  private async dockerLayer(
+    file: string,
+    index: TarIndex,
+    path: string,
+    i: number,
+    diffId: string,
+    subject: string,
+  ): Promise<LayerHandle> {
     const member = index.lookup(path);
     if (!member) throw new PalisadeError('E_NOT_FOUND', `layer ${path} named by manifest.json is missing`, { subject });
     const compression = detectCompression(await readExactly(this.fh as FileHandle, 6, member.offset), subject);
     // A name that is a digest states the stored bytes; an uncompressed layer's bytes are its diff id.
     // A compressed layer under a v1 id ("<id>/layer.tar") has no digest of its raw bytes to check.
     const expected = digestInName(path) ?? (compression === 'none' ? diffId : undefined);
-    const mediaType = compression === 'none' ? MT_DOCKER_LAYER : `${MT_DOCKER_LAYER}.${compression === 'gzip' ? 'gzip' : 'zstd'}`;
+    const mediaType =
+      compression === 'none' ? MT_DOCKER_LAYER : `${MT_DOCKER_LAYER}.${compression === 'gzip' ? 'gzip' : 'zstd'}`;
     return new StreamLayerHandle({
       digest: expected ?? diffId,
       diffId,

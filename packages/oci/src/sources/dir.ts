@@ -10,7 +10,15 @@ import type { Stats } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { PalisadeError } from '@palisade/core';
 import { DEFAULT_MAX_CONTENT_SIZE } from '../layer/walk.js';
-import type { EntryHeader, EntryVisitor, ImageSource, LayerHandle, ResolvedImage, SourceOptions, WalkOptions } from '../types.js';
+import type {
+  EntryHeader,
+  EntryVisitor,
+  ImageSource,
+  LayerHandle,
+  ResolvedImage,
+  SourceOptions,
+  WalkOptions,
+} from '../types.js';
 import { throwIfAborted } from './layout.js';
 
 const MEDIA_TYPE = 'application/vnd.palisade.rootfs.directory';
@@ -61,7 +69,11 @@ class DirectoryLayer implements LayerHandle {
       return (await readdir(join(this.root, rel))).sort();
     } catch (err) {
       // The root vanishing is fatal; an unreadable subdirectory is skipped.
-      if (rel === '') throw new PalisadeError('E_NOT_FOUND', `cannot list the directory: ${(err as Error).message}`, { subject: this.ref, cause: err });
+      if (rel === '')
+        throw new PalisadeError('E_NOT_FOUND', `cannot list the directory: ${(err as Error).message}`, {
+          subject: this.ref,
+          cause: err,
+        });
       return [];
     }
   }

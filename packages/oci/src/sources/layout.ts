@@ -68,7 +68,11 @@ function toDescriptor(v: unknown, what: string): Descriptor {
   if (typeof v.size === 'number') d.size = v.size;
   const p = v.platform;
   if (isRecord(p) && typeof p.os === 'string' && typeof p.architecture === 'string') {
-    d.platform = { os: p.os, architecture: p.architecture, ...(typeof p.variant === 'string' ? { variant: p.variant } : {}) };
+    d.platform = {
+      os: p.os,
+      architecture: p.architecture,
+      ...(typeof p.variant === 'string' ? { variant: p.variant } : {}),
+    };
   }
   if (isRecord(v.annotations)) {
     const a: Record<string, string> = {};
@@ -80,7 +84,8 @@ function toDescriptor(v: unknown, what: string): Descriptor {
 
 export function descriptorsOf(doc: Record<string, unknown>, key: string, what: string): Descriptor[] {
   const list = doc[key];
-  if (!Array.isArray(list)) throw new PalisadeError('E_CORRUPT', `"${key}" is missing or not a list`, { subject: what });
+  if (!Array.isArray(list))
+    throw new PalisadeError('E_CORRUPT', `"${key}" is missing or not a list`, { subject: what });
   return list.map((d) => toDescriptor(d, what));
 }
 
@@ -91,15 +96,23 @@ export function digestOf(data: Buffer, algorithm = 'sha256'): string {
 /** Read a JSON blob and check its size and digest. */
 export async function readVerifiedBlob(store: BlobStore, desc: Descriptor, what: string): Promise<Buffer> {
   const size = store.blobSize(desc.digest);
-  if (size === undefined) throw new PalisadeError('E_NOT_FOUND', `blob ${desc.digest} (${what}) is missing`, { subject: store.name });
-  if (size > MAX_JSON_BLOB) throw new PalisadeError('E_TOO_LARGE', `${what} ${desc.digest} is ${size} bytes`, { subject: store.name });
+  if (size === undefined)
+    throw new PalisadeError('E_NOT_FOUND', `blob ${desc.digest} (${what}) is missing`, { subject: store.name });
+  if (size > MAX_JSON_BLOB)
+    throw new PalisadeError('E_TOO_LARGE', `${what} ${desc.digest} is ${size} bytes`, { subject: store.name });
   const data = await store.readBlob(desc.digest);
   const got = digestOf(data, desc.digest.slice(0, desc.digest.indexOf(':')));
   if (got !== desc.digest) {
-    throw new PalisadeError('E_DIGEST', `${what} digest mismatch: expected ${desc.digest}, got ${got}`, { subject: store.name });
+    throw new PalisadeError('E_DIGEST', `${what} digest mismatch: expected ${desc.digest}, got ${got}`, {
+      subject: store.name,
+    });
   }
   if (desc.size !== undefined && desc.size !== data.length) {
-    throw new PalisadeError('E_CORRUPT', `${what} ${desc.digest} is ${data.length} bytes, its descriptor says ${desc.size}`, { subject: store.name });
+    throw new PalisadeError(
+      'E_CORRUPT',
+      `${what} ${desc.digest} is ${data.length} bytes, its descriptor says ${desc.size}`,
+      { subject: store.name },
+    );
   }
   return data;
 }
@@ -125,13 +138,17 @@ export function formatPlatform(p: Platform): string {
 }
 
 function isIndex(mediaType: string, doc?: Record<string, unknown>): boolean {
-  return mediaType === MT_OCI_INDEX || mediaType === MT_DOCKER_LIST || (mediaType === '' && doc !== undefined && Array.isArray(doc.manifests));
+  return (
+    mediaType === MT_OCI_INDEX ||
+    mediaType === MT_DOCKER_LIST ||
+    (mediaType === '' && doc !== undefined && Array.isArray(doc.manifests))
+  );
 }
 
 // ---- config -----------------------------------------------------------------------------------
 
 function stringList(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v) : undefined;
+  return Array.isArray(v) && v.every((s) => typeof s === 'string') ? v : undefined;
 }
 
 /** The parts of an image config Palisade uses, read defensively (the raw JSON is kept). */
@@ -152,13 +169,19 @@ export function toImageConfig(raw: Record<string, unknown>): ImageConfig {
     if (cmd) cfg.Cmd = cmd;
     if (typeof c.User === 'string') cfg.User = c.User;
     if (typeof c.WorkingDir === 'string') cfg.WorkingDir = c.WorkingDir;
-    if (isRecord(c.Labels)) cfg.Labels = Object.fromEntries(Object.entries(c.Labels).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    if (isRecord(c.Labels))
+      cfg.Labels = Object.fromEntries(
+        Object.entries(c.Labels).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      );
     if (isRecord(c.ExposedPorts)) cfg.ExposedPorts = c.ExposedPorts;
     out.config = cfg;
   }
   const rootfs = raw.rootfs;
   if (isRecord(rootfs)) {
-    out.rootfs = { type: typeof rootfs.type === 'string' ? rootfs.type : 'layers', diff_ids: stringList(rootfs.diff_ids) ?? [] };
+    out.rootfs = {
+      type: typeof rootfs.type === 'string' ? rootfs.type : 'layers',
+      diff_ids: stringList(rootfs.diff_ids) ?? [],
+    };
   }
   if (Array.isArray(raw.history)) {
     out.history = raw.history.filter(isRecord).map((h) => ({
@@ -202,15 +225,23 @@ function pickTop(index: Descriptor[], tag: string | undefined, store: BlobStore)
   if (tag !== undefined) {
     const found = index.filter((d) => tagMatches(d, tag));
     if (found.length === 0) {
-      throw new PalisadeError('E_NOT_FOUND', `no image tagged "${tag}" (tags: ${tags.length ? tags.join(', ') : 'none'})`, { subject: store.name });
+      throw new PalisadeError(
+        'E_NOT_FOUND',
+        `no image tagged "${tag}" (tags: ${tags.length ? tags.join(', ') : 'none'})`,
+        { subject: store.name },
+      );
     }
     return found[0] as Descriptor;
   }
   if (index.length === 1) return index[0] as Descriptor;
   if (index.length === 0) throw new PalisadeError('E_NOT_FOUND', 'index.json lists no images', { subject: store.name });
-  throw new PalisadeError('E_INPUT', `index.json lists ${index.length} images; name one by tag (tags: ${tags.length ? tags.join(', ') : 'none'})`, {
-    subject: store.name,
-  });
+  throw new PalisadeError(
+    'E_INPUT',
+    `index.json lists ${index.length} images; name one by tag (tags: ${tags.length ? tags.join(', ') : 'none'})`,
+    {
+      subject: store.name,
+    },
+  );
 }
 
 /** Pick the manifest for a platform from an index's descriptors. */
@@ -221,17 +252,27 @@ export function pickPlatform(manifests: Descriptor[], want: Platform, what: stri
     .map((d) => d.platform)
     .filter((p): p is Platform => p !== undefined && p.os !== 'unknown')
     .map(formatPlatform);
-  throw new PalisadeError('E_PLATFORM', `no image for ${formatPlatform(want)} (available: ${available.length ? available.join(', ') : 'none'})`, {
-    subject: what,
-  });
+  throw new PalisadeError(
+    'E_PLATFORM',
+    `no image for ${formatPlatform(want)} (available: ${available.length ? available.join(', ') : 'none'})`,
+    {
+      subject: what,
+    },
+  );
 }
 
 /** Resolve the image an OCI index.json points at, in any BlobStore. */
 export async function resolveOciImage(store: BlobStore, sel: OciSelection): Promise<ResolvedImage> {
   const indexBytes = await store.readFile('index.json');
-  if (indexBytes === undefined) throw new PalisadeError('E_NOT_FOUND', 'no index.json: not an OCI image layout', { subject: store.name });
-  if (indexBytes.length > MAX_JSON_BLOB) throw new PalisadeError('E_TOO_LARGE', `index.json is ${indexBytes.length} bytes`, { subject: store.name });
-  const top = pickTop(descriptorsOf(parseJson(indexBytes, `${store.name}: index.json`), 'manifests', `${store.name}: index.json`), sel.tag, store);
+  if (indexBytes === undefined)
+    throw new PalisadeError('E_NOT_FOUND', 'no index.json: not an OCI image layout', { subject: store.name });
+  if (indexBytes.length > MAX_JSON_BLOB)
+    throw new PalisadeError('E_TOO_LARGE', `index.json is ${indexBytes.length} bytes`, { subject: store.name });
+  const top = pickTop(
+    descriptorsOf(parseJson(indexBytes, `${store.name}: index.json`), 'manifests', `${store.name}: index.json`),
+    sel.tag,
+    store,
+  );
   const want = sel.platform ?? DEFAULT_PLATFORM;
   let desc = top;
   for (let depth = 0; ; depth++) {
@@ -240,7 +281,11 @@ export async function resolveOciImage(store: BlobStore, sel: OciSelection): Prom
     const doc = parseJson(data, `${store.name}: manifest ${desc.digest}`);
     const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : desc.mediaType;
     if (isIndex(mediaType, doc)) {
-      desc = pickPlatform(descriptorsOf(doc, 'manifests', `${store.name}: index ${desc.digest}`), want, `${store.name}: index ${desc.digest}`);
+      desc = pickPlatform(
+        descriptorsOf(doc, 'manifests', `${store.name}: index ${desc.digest}`),
+        want,
+        `${store.name}: index ${desc.digest}`,
+      );
       continue;
     }
     const repoTags = [tagOf(top)].filter((t): t is string => t !== undefined);
@@ -258,17 +303,21 @@ async function manifestToImage(
   repoTags: string[],
 ): Promise<ResolvedImage> {
   const what = `${store.name}: manifest ${desc.digest}`;
-  if (doc.schemaVersion === 1) throw new PalisadeError('E_UNSUPPORTED', 'Docker schema 1 manifests are not supported', { subject: what });
+  if (doc.schemaVersion === 1)
+    throw new PalisadeError('E_UNSUPPORTED', 'Docker schema 1 manifests are not supported', { subject: what });
   if (mediaType !== '' && mediaType !== MT_OCI_MANIFEST && mediaType !== MT_DOCKER_MANIFEST) {
     throw new PalisadeError('E_UNSUPPORTED', `unsupported manifest media type ${mediaType}`, { subject: what });
   }
   const configDesc = toDescriptor(doc.config, what);
-  const config = toImageConfig(parseJson(await readVerifiedBlob(store, configDesc, 'config'), `${store.name}: config ${configDesc.digest}`));
+  const config = toImageConfig(
+    parseJson(await readVerifiedBlob(store, configDesc, 'config'), `${store.name}: config ${configDesc.digest}`),
+  );
   const layerDescs = descriptorsOf(doc, 'layers', what);
   const diffIds = config.rootfs?.diff_ids ?? [];
   const layers: LayerHandle[] = layerDescs.map((l, index) => {
     const size = store.blobSize(l.digest);
-    if (size === undefined) throw new PalisadeError('E_NOT_FOUND', `layer blob ${l.digest} is missing`, { subject: store.name });
+    if (size === undefined)
+      throw new PalisadeError('E_NOT_FOUND', `layer blob ${l.digest} is missing`, { subject: store.name });
     const diffId = diffIds[index];
     return new StreamLayerHandle({
       digest: l.digest,
@@ -353,7 +402,10 @@ class DirectoryBlobStore implements BlobStore {
       }
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
-      throw new PalisadeError('E_INPUT', `cannot read ${path}: ${(err as Error).message}`, { subject: this.name, cause: err });
+      throw new PalisadeError('E_INPUT', `cannot read ${path}: ${(err as Error).message}`, {
+        subject: this.name,
+        cause: err,
+      });
     }
   }
 }

@@ -124,7 +124,15 @@ for (const name of ['ustar.tar', 'v7.tar']) {
     const { entries, contents } = await walkFile(name);
     assert.deepEqual(
       entries.map((e) => `${e.kind} ${e.path}${e.linkTarget ? ' -> ' + e.linkTarget : ''}`),
-      ['dir etc', 'file etc/os-release', 'dir usr', 'dir usr/bin', 'file usr/bin/hello', 'hardlink usr/bin/hello-hard -> usr/bin/hello', 'symlink usr/bin/hello-sym -> hello'],
+      [
+        'dir etc',
+        'file etc/os-release',
+        'dir usr',
+        'dir usr/bin',
+        'file usr/bin/hello',
+        'hardlink usr/bin/hello-hard -> usr/bin/hello',
+        'symlink usr/bin/hello-sym -> hello',
+      ],
     );
     assert.equal(contents.get('usr/bin/hello')?.toString(), 'hello\n');
   });
@@ -140,7 +148,13 @@ test('numbers too large for octal: GNU base-256 and PAX records', async () => {
   }
 });
 
-for (const name of ['sparse-gnu.tar', 'sparse-pax-0.0.tar', 'sparse-pax-0.1.tar', 'sparse-pax-1.0.tar', 'sparse-pax-1.0.tar.gz']) {
+for (const name of [
+  'sparse-gnu.tar',
+  'sparse-pax-0.0.tar',
+  'sparse-pax-0.1.tar',
+  'sparse-pax-1.0.tar',
+  'sparse-pax-1.0.tar.gz',
+]) {
   test(`${name}: real sizes, a 10 GiB sparse file streams past, small ones are assembled`, async () => {
     const before = process.memoryUsage().arrayBuffers;
     const { entries, contents } = await walkFile(name, () => true);
@@ -200,7 +214,7 @@ test('chunk boundaries anywhere (headers split across chunks) give the same resu
   const whole = await walk(Readable.from([data]));
   let seed = 7;
   const chunks: Buffer[] = [];
-  for (let pos = 0; pos < data.length; ) {
+  for (let pos = 0; pos < data.length;) {
     seed = (seed * 1103515245 + 12345) % 2147483648;
     const n = 1 + (seed % 700);
     chunks.push(data.subarray(pos, pos + n));
@@ -223,7 +237,9 @@ test('digest: sha256 and sha512 of the raw (compressed) bytes are verified', asy
   await walkFile('posix.tar.gz', undefined, { expectedDigest: sha('sha256', raw) });
   await walkFile('posix.tar.gz', undefined, { expectedDigest: sha('sha512', raw) });
   const wrong = sha('sha256', Buffer.from('something else'));
-  const err = await rejection(walkFile('posix.tar.gz', undefined, { expectedDigest: wrong, subject: 'layer sha256:abc' }));
+  const err = await rejection(
+    walkFile('posix.tar.gz', undefined, { expectedDigest: wrong, subject: 'layer sha256:abc' }),
+  );
   assert.equal(err.code, 'E_DIGEST');
   assert.equal(err.describe(), `layer sha256:abc: digest mismatch: expected ${wrong}, got ${sha('sha256', raw)}`);
   const bad = await rejection(walkFile('posix.tar.gz', undefined, { expectedDigest: 'md5:0123' }));
@@ -238,7 +254,9 @@ test('digest covers bytes after the end-of-archive blocks', async () => {
     writeFileSync(file, data);
     const { entries } = await walk(createReadStream(file), undefined, { expectedDigest: sha('sha256', data) });
     assert.equal(entries.length, 7);
-    const err = await rejection(walk(createReadStream(file), undefined, { expectedDigest: sha('sha256', readFileSync(fx('ustar.tar'))) }));
+    const err = await rejection(
+      walk(createReadStream(file), undefined, { expectedDigest: sha('sha256', readFileSync(fx('ustar.tar'))) }),
+    );
     assert.equal(err.code, 'E_DIGEST');
   } finally {
     tmp.cleanup();
@@ -324,7 +342,11 @@ test('abort: a stalled input is released and the walk rejects', async () => {
   });
   const ac = new AbortController();
   const seen: string[] = [];
-  const walking = walkTarStream(input, { onEntry: (e) => (seen.push(e.path), false), onContent: () => {} }, { subject: 'layer stalled', signal: ac.signal });
+  const walking = walkTarStream(
+    input,
+    { onEntry: (e) => (seen.push(e.path), false), onContent: () => {} },
+    { subject: 'layer stalled', signal: ac.signal },
+  );
   await new Promise((r) => setImmediate(r));
   ac.abort();
   const err = await rejection(walking);
@@ -346,7 +368,11 @@ test('abort during a gzip walk rejects and destroys the file stream', async () =
   const stream = createReadStream(fx('posix.tar.gz'), { highWaterMark: 64 });
   let n = 0;
   const err = await rejection(
-    walkTarStream(stream, { onEntry: () => (++n === 3 && ac.abort(), false), onContent: () => {} }, { subject: 'l', signal: ac.signal }),
+    walkTarStream(
+      stream,
+      { onEntry: () => (++n === 3 && ac.abort(), false), onContent: () => {} },
+      { subject: 'l', signal: ac.signal },
+    ),
   );
   assert.equal(err.code, 'E_TIMEOUT');
   assert.equal(stream.destroyed, true);
@@ -356,7 +382,16 @@ test('an error thrown by the visitor ends the walk with that error', async () =>
   const boom = new PalisadeError('E_INPUT', 'visitor says no');
   const stream = createReadStream(fx('gnu.tar.zst'));
   await assert.rejects(
-    walkTarStream(stream, { onEntry: () => { throw boom; }, onContent: () => {} }, { subject: 'l' }),
+    walkTarStream(
+      stream,
+      {
+        onEntry: () => {
+          throw boom;
+        },
+        onContent: () => {},
+      },
+      { subject: 'l' },
+    ),
     (e: unknown) => e === boom,
   );
   assert.equal(stream.destroyed, true);
@@ -366,9 +401,15 @@ test('a real tree packed by GNU tar and gzip: same listing as tar -tz', async ()
   const tmp = tempDir();
   try {
     const file = join(tmp.path, 'share.tgz');
-    execFileSync('sh', ['-c', `tar -C /usr/share -czf "${file}" zoneinfo common-licenses doc 2>/dev/null || test -s "${file}"`]);
+    execFileSync('sh', [
+      '-c',
+      `tar -C /usr/share -czf "${file}" zoneinfo common-licenses doc 2>/dev/null || test -s "${file}"`,
+    ]);
     const { entries } = await walk(createReadStream(file), () => false);
-    const expected = execFileSync('tar', ['--quoting-style=literal', '-tzf', file], { encoding: 'utf8', maxBuffer: 1 << 28 })
+    const expected = execFileSync('tar', ['--quoting-style=literal', '-tzf', file], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    })
       .split('\n')
       .filter((p) => p !== '')
       .map((p) => p.replace(/\/$/, ''));

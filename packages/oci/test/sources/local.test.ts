@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PalisadeError } from '@palisade/core';
 import { fixturePath, tempDir, writeOciLayout } from '@palisade/testkit';
@@ -28,7 +38,11 @@ async function readAll(image: ResolvedImage): Promise<Files[]> {
   return out;
 }
 
-async function withSource<T>(ref: string, options: SourceOptions, fn: (image: ResolvedImage) => Promise<T>): Promise<T> {
+async function withSource<T>(
+  ref: string,
+  options: SourceOptions,
+  fn: (image: ResolvedImage) => Promise<T>,
+): Promise<T> {
   const source = openImageSource(ref, options);
   try {
     return await fn(await source.resolve());
@@ -51,7 +65,9 @@ async function rejection(promise: Promise<unknown>): Promise<PalisadeError> {
 function assertAppImage(layers: Files[], image: ResolvedImage): void {
   assert.equal(layers.length, 2);
   assert.equal(layers[0]?.contents.get('etc/os-release'), 'ID=alpine\nVERSION_ID=3.19.1\n');
-  assert.ok(layers[0]?.entries.some((e) => e.path === 'usr/bin/hello' && e.kind === 'symlink' && e.linkTarget === 'hi'));
+  assert.ok(
+    layers[0]?.entries.some((e) => e.path === 'usr/bin/hello' && e.kind === 'symlink' && e.linkTarget === 'hi'),
+  );
   assert.equal(layers[1]?.contents.get('opt/app/package.json'), '{"name":"app","version":"1.2.3"}\n');
   assert.ok(image.config.config?.Env?.includes('PALISADE=1'));
   assert.deepEqual(image.config.config?.Cmd, ['/usr/bin/hi']);
@@ -90,8 +106,14 @@ test('oci: multi-platform index, platform choice, variants and E_PLATFORM', asyn
     const file = (name: string): { path: string; content: string } => ({ path: 'etc/arch', content: name });
     writeOciLayout(tmp.path, 'multi', [
       { layers: [{ files: [file('amd64')] }], platform: { os: 'linux', architecture: 'amd64' } },
-      { layers: [{ files: [file('arm64')], compression: 'zstd' }], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-      { layers: [{ files: [file('armv7')], compression: 'none' }], platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
+      {
+        layers: [{ files: [file('arm64')], compression: 'zstd' }],
+        platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      },
+      {
+        layers: [{ files: [file('armv7')], compression: 'none' }],
+        platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+      },
     ]);
     const archOf = async (options: SourceOptions): Promise<string | undefined> =>
       withSource(`oci:${tmp.path}`, options, async (image) => (await readAll(image))[0]?.contents.get('etc/arch'));
@@ -110,7 +132,9 @@ test('oci: multi-platform index, platform choice, variants and E_PLATFORM', asyn
 test('oci: a missing layer blob is E_NOT_FOUND naming it; a tampered layer fails its walk with E_DIGEST', async () => {
   const tmp = tempDir();
   try {
-    const built = writeOciLayout(tmp.path, 't', [{ layers: [{ files: [{ path: 'a', content: 'x' }] }, { files: [{ path: 'b', content: 'y' }] }] }]);
+    const built = writeOciLayout(tmp.path, 't', [
+      { layers: [{ files: [{ path: 'a', content: 'x' }] }, { files: [{ path: 'b', content: 'y' }] }] },
+    ]);
     const layer1 = built.images[0]?.layers[1]?.digest ?? '';
     const blob1 = join(tmp.path, 'blobs', 'sha256', layer1.slice(7));
     const saved = tmp.path + '-saved';

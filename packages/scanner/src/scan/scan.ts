@@ -93,7 +93,8 @@ export async function scanResolved(image: ResolvedImage, options: ScanOptions = 
     warnings,
   };
   if (unreadable.length > 0) report.unreadable = unreadable;
-  if (!os && image.kind !== 'dir') warnings.push('operating system not detected: OS packages, if any, were not matched');
+  if (!os && image.kind !== 'dir')
+    warnings.push('operating system not detected: OS packages, if any, were not matched');
   if (options.db) {
     options.onProgress?.({ phase: 'match', packages: packages.length });
     const status = options.db.status();

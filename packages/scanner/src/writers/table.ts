@@ -132,7 +132,7 @@ function inventoryTables(report: ScanReport): string[] {
       .map((p) => {
         const loc = p.locations[0];
         const layer = loc?.layerIndex === undefined ? '' : String(loc.layerIndex);
-        return { cells: [p.name, p.version, layer, loc?.path ?? ''], severity: 'unknown' as Severity };
+        return { cells: [p.name, p.version, layer, loc?.path ?? ''], severity: 'unknown' };
       });
     out.push('', `${type} (${rows.length} ${rows.length === 1 ? 'package' : 'packages'})`);
     out.push(...renderTable(rows, false, INVENTORY_HEADINGS));

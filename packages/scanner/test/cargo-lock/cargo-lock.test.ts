@@ -13,7 +13,10 @@ void describe('cargo-lock cataloger', () => {
       if (f === 'not-toml.txt') assert.match(r.warnings[0] ?? '', /^app\/Cargo\.lock: invalid Cargo\.lock: line 1/);
       else assert.deepEqual(r.warnings, [], f);
     }
-    assert.deepEqual(nv(run(cataloger, { 'Cargo.lock': lockfile('cargo', 'two-packages.lock') }).pkgs), ['addr2line@0.15.2', 'syn@1.0.73']);
+    assert.deepEqual(nv(run(cataloger, { 'Cargo.lock': lockfile('cargo', 'two-packages.lock') }).pkgs), [
+      'addr2line@0.15.2',
+      'syn@1.0.73',
+    ]);
     const build = run(cataloger, { 'Cargo.lock': lockfile('cargo', 'package-with-build-string.lock') }).pkgs;
     assert.equal(build[0]?.purl, 'pkg:cargo/wasi@0.10.2%2Bwasi-snapshot-preview1');
   });
@@ -97,7 +100,10 @@ void describe('TOML subset reader', () => {
   });
 
   void it('reports malformed input with its line', () => {
-    assert.throws(() => parseToml('a = 1\nb = "open\n'), (e: unknown) => e instanceof TomlError && e.line === 2);
+    assert.throws(
+      () => parseToml('a = 1\nb = "open\n'),
+      (e: unknown) => e instanceof TomlError && e.line === 2,
+    );
     assert.throws(() => parseToml('[[x]\n'), TomlError);
     assert.throws(() => parseToml('a = [1, 2\n'), TomlError);
     assert.throws(() => parseToml('a = nope\n'), TomlError);

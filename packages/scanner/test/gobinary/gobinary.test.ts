@@ -56,11 +56,17 @@ describe('gobinary: real binaries built by the Go toolchain', () => {
       const ref = goVersionM(bin);
       const info = infoOf(bin);
       assert.equal(info.goVersion, ref.goVersion);
-      assert.deepEqual(info.modinfo.split('\n').filter((l) => l.trim() !== ''), ref.lines);
+      assert.deepEqual(
+        info.modinfo.split('\n').filter((l) => l.trim() !== ''),
+        ref.lines,
+      );
       const parsed = parseModInfo(info.modinfo);
       assert.deepEqual(parsed.bad, []);
       const refDeps = ref.lines.filter((l) => l.startsWith('dep\t')).map((l) => l.split('\t').slice(1, 3));
-      assert.deepEqual(parsed.deps.map((d) => [d.path, d.version]), refDeps);
+      assert.deepEqual(
+        parsed.deps.map((d) => [d.path, d.version]),
+        refDeps,
+      );
       const refBuild = ref.lines.filter((l) => l.startsWith('build\t')).map((l) => l.slice(6));
       assert.equal(parsed.settings.length, refBuild.length);
     });
@@ -102,7 +108,11 @@ describe('gobinary: real binaries built by the Go toolchain', () => {
   it('derives a pseudo-version from the VCS stamp when there is no -ldflags version', () => {
     const app = join(dir.path, 'app');
     const git = (...args: string[]): string =>
-      execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd: app, encoding: 'utf8', env: { ...process.env, GIT_COMMITTER_DATE: '2024-02-03T04:05:06Z', GIT_AUTHOR_DATE: '2024-02-03T04:05:06Z' } });
+      execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], {
+        cwd: app,
+        encoding: 'utf8',
+        env: { ...process.env, GIT_COMMITTER_DATE: '2024-02-03T04:05:06Z', GIT_AUTHOR_DATE: '2024-02-03T04:05:06Z' },
+      });
     git('init', '-q', '.');
     git('add', '-A');
     git('commit', '-qm', 'init');
@@ -149,20 +159,34 @@ describe('gobinary: real binaries built by the Go toolchain', () => {
 describe('gobinary: committed fixture (stripped amd64, -trimpath)', () => {
   it('matches the `go version -m` output recorded when it was built', () => {
     const bin = fixturePath('scanner', 'gobinary', 'app-stripped-amd64');
-    const ref = readFileSync(fixturePath('scanner', 'gobinary', 'app-stripped-amd64.go-version-m.txt'), 'utf8').split('\n');
+    const ref = readFileSync(fixturePath('scanner', 'gobinary', 'app-stripped-amd64.go-version-m.txt'), 'utf8').split(
+      '\n',
+    );
     const info = infoOf(bin);
     assert.equal(`${info.goVersion}`, ref[0]?.slice(ref[0].lastIndexOf(': ') + 2));
     assert.deepEqual(
       info.modinfo.split('\n').filter((l) => l.trim() !== ''),
-      ref.slice(1).filter((l) => l.trim() !== '').map((l) => l.slice(1)),
+      ref
+        .slice(1)
+        .filter((l) => l.trim() !== '')
+        .map((l) => l.slice(1)),
     );
     const { packages } = scan({ app: readFileSync(bin) });
-    assert.deepEqual(packages.map((p) => p.purl), ['pkg:golang/example.com/app', 'pkg:golang/example.com/lib', 'pkg:golang/example.com/other@v1.4.0', 'pkg:golang/stdlib@v1.19.8']);
+    assert.deepEqual(
+      packages.map((p) => p.purl),
+      [
+        'pkg:golang/example.com/app',
+        'pkg:golang/example.com/lib',
+        'pkg:golang/example.com/other@v1.4.0',
+        'pkg:golang/stdlib@v1.19.8',
+      ],
+    );
   });
 });
 
 describe('gobinary: pre-1.18 pointer format and section-less binaries', () => {
-  const modinfo = 'path\texample.com/old\nmod\texample.com/old\tv0.3.0\th1:abc=\ndep\tgolang.org/x/text\tv0.3.7\th1:def=\n';
+  const modinfo =
+    'path\texample.com/old\nmod\texample.com/old\tv0.3.0\th1:abc=\ndep\tgolang.org/x/text\tv0.3.7\th1:def=\n';
   for (const [is64, littleEndian] of [
     [true, true],
     [true, false],
@@ -183,7 +207,10 @@ describe('gobinary: pre-1.18 pointer format and section-less binaries', () => {
   it('catalogs the old format like the new', () => {
     const elf = syntheticGoElf({ is64: true, littleEndian: true, goVersion: 'go1.16.15', modinfo });
     const { packages } = scan({ old: Buffer.concat([elf, Buffer.alloc(1024)]) });
-    assert.deepEqual(packages.map((p) => `${p.name}@${p.version}`), ['example.com/old@v0.3.0', 'golang.org/x/text@v0.3.7', 'stdlib@v1.16.15']);
+    assert.deepEqual(
+      packages.map((p) => `${p.name}@${p.version}`),
+      ['example.com/old@v0.3.0', 'golang.org/x/text@v0.3.7', 'stdlib@v1.16.15'],
+    );
   });
 
   it('a pointer leading outside the file is an error, not a crash', () => {
@@ -227,7 +254,9 @@ describe('gobinary: files that are not Go binaries', () => {
 
 describe('gobinary: module info text', () => {
   it('unquotes Go-quoted build settings', () => {
-    const info = parseModInfo('build\t-ldflags="-s -w -X \\"main.v=1.0\\""\nbuild\t"we=ird"=x\nbuild\t-tags=a,b\nbuild\tbad\n');
+    const info = parseModInfo(
+      'build\t-ldflags="-s -w -X \\"main.v=1.0\\""\nbuild\t"we=ird"=x\nbuild\t-tags=a,b\nbuild\tbad\n',
+    );
     assert.deepEqual(info.settings, [
       ['-ldflags', '-s -w -X "main.v=1.0"'],
       ['we=ird', 'x'],
@@ -253,8 +282,11 @@ describe('gobinary: module info text', () => {
   });
 
   it('keeps the module a replacement points to, with the original in metadata', () => {
-    const text = 'path\tx.io/m\nmod\tx.io/m\tv1.0.0\th1:m=\ndep\tgithub.com/a/b\tv1.0.0\th1:old=\n=>\tgithub.com/fork/b\tv1.0.1\th1:new=\n';
-    const { packages } = scan({ m: syntheticGoElf({ is64: true, littleEndian: true, goVersion: 'go1.17', modinfo: text }) });
+    const text =
+      'path\tx.io/m\nmod\tx.io/m\tv1.0.0\th1:m=\ndep\tgithub.com/a/b\tv1.0.0\th1:old=\n=>\tgithub.com/fork/b\tv1.0.1\th1:new=\n';
+    const { packages } = scan({
+      m: syntheticGoElf({ is64: true, littleEndian: true, goVersion: 'go1.17', modinfo: text }),
+    });
     const fork = packages.find((p) => p.name === 'github.com/fork/b');
     assert.equal(fork?.version, 'v1.0.1');
     assert.equal(fork?.purl, 'pkg:golang/github.com/fork/b@v1.0.1');

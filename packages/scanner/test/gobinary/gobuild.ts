@@ -51,7 +51,11 @@ export function makeGoProject(root: string): GoProject {
 /** `go build` the app; returns the binary path. */
 export function goBuild(p: GoProject, out: string, extraEnv: NodeJS.ProcessEnv = {}, args: string[] = []): string {
   const bin = join(p.root, out);
-  execFileSync('go', ['build', '-o', bin, ...args, '.'], { cwd: join(p.root, 'app'), env: { ...p.env, ...extraEnv }, stdio: 'pipe' });
+  execFileSync('go', ['build', '-o', bin, ...args, '.'], {
+    cwd: join(p.root, 'app'),
+    env: { ...p.env, ...extraEnv },
+    stdio: 'pipe',
+  });
   return bin;
 }
 

@@ -21,7 +21,11 @@ const SENTINEL_END = Buffer.from('f932433186182072008242104116d8f2', 'hex');
 
 class Writer {
   readonly buf: Buffer;
-  constructor(size: number, readonly le: boolean, readonly is64: boolean) {
+  constructor(
+    size: number,
+    readonly le: boolean,
+    readonly is64: boolean,
+  ) {
     this.buf = Buffer.alloc(size);
   }
   u8(off: number, v: number): void {
@@ -129,7 +133,11 @@ function writeSegment(w: Writer, is64: boolean, size: number): void {
   }
 }
 
-function writeSection(w: Writer, at: number, s: { name: number; type: number; addr: number; offset: number; size: number }): void {
+function writeSection(
+  w: Writer,
+  at: number,
+  s: { name: number; type: number; addr: number; offset: number; size: number },
+): void {
   w.u32(at, s.name);
   w.u32(at + 4, s.type);
   if (w.is64) {

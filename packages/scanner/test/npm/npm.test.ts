@@ -44,7 +44,10 @@ void describe('npm cataloger: installed packages', () => {
     assert.equal(fs?.foundBy, 'npm');
     assert.equal(fs?.locations[0]?.path, `${NM}/@npmcli/fs/package.json`);
     assert.deepEqual(r.pkgs.find((p) => p.name === 'npm')?.licenses, ['Artistic-2.0']);
-    assert.equal(r.pkgs.find((p) => p.name === 'minipass')?.locations[0]?.path, `${NM}/minipass-pipeline/node_modules/minipass/package.json`);
+    assert.equal(
+      r.pkgs.find((p) => p.name === 'minipass')?.locations[0]?.path,
+      `${NM}/minipass-pipeline/node_modules/minipass/package.json`,
+    );
   });
 
   void it('ignores package.json files that are not package roots', () => {
@@ -68,14 +71,23 @@ void describe('npm cataloger: installed packages', () => {
   });
 
   void it('warns about malformed and empty manifests, skips nameless ones, reads huge ones', () => {
-    const huge = JSON.stringify({ name: 'big', version: '1.0.0', license: { type: 'MIT' }, readme: 'x'.repeat(4_000_000) });
+    const huge = JSON.stringify({
+      name: 'big',
+      version: '1.0.0',
+      license: { type: 'MIT' },
+      readme: 'x'.repeat(4_000_000),
+    });
     const r = run(cataloger, {
       'node_modules/broken/package.json': '{"name": "broken", "version": ',
       'node_modules/empty/package.json': '',
       'node_modules/noversion/package.json': '{"name": "noversion"}',
       'node_modules/array/package.json': '[1,2]',
       'node_modules/big/package.json': huge,
-      'node_modules/legacy/package.json': JSON.stringify({ name: 'legacy', version: '0.1.0', licenses: [{ type: 'MIT' }, { type: 'Apache-2.0' }] }),
+      'node_modules/legacy/package.json': JSON.stringify({
+        name: 'legacy',
+        version: '0.1.0',
+        licenses: [{ type: 'MIT' }, { type: 'Apache-2.0' }],
+      }),
     });
     assert.deepEqual(nv(r.pkgs), ['big@1.0.0', 'legacy@0.1.0']);
     assert.deepEqual(r.pkgs[0]?.licenses, ['MIT']);
@@ -106,7 +118,11 @@ void describe('npm cataloger: lockfiles and deduplication', () => {
     });
     assert.deepEqual(
       r.pkgs.map((p) => `${p.name}@${p.version} ${p.locations[0]?.path}`),
-      ['supports-color@5.5.0 srv/other/package-lock.json', 'wrappy@1.0.2 srv/app/node_modules/wrappy/package.json', 'wrappy@1.0.2 srv/other/package-lock.json'],
+      [
+        'supports-color@5.5.0 srv/other/package-lock.json',
+        'wrappy@1.0.2 srv/app/node_modules/wrappy/package.json',
+        'wrappy@1.0.2 srv/other/package-lock.json',
+      ],
     );
   });
 
@@ -153,7 +169,8 @@ void describe('npm cataloger: conformance lockfiles', () => {
     });
   }
 
-  const one = (dir: string, file: string, name: string): ReturnType<typeof run> => run(cataloger, { [`proj/${name}`]: lockfile(dir, file) });
+  const one = (dir: string, file: string, name: string): ReturnType<typeof run> =>
+    run(cataloger, { [`proj/${name}`]: lockfile(dir, file) });
 
   void it('package-lock v1 and v2: aliases resolve to the real package', () => {
     const expected = ['@babel/helper-validator-identifier@7.22.20', 'ansi-regex@5.0.1', 'ansi-regex@6.0.1'];
@@ -175,12 +192,21 @@ void describe('npm cataloger: conformance lockfiles', () => {
     assert.deepEqual(nv(files), ['abbrev@1.0.9', 'abbrev@2.3.4']);
     assert.equal(files[0]?.metadata?.['dev'], 'true');
     const dev = one('npm', 'one-package-dev.v1.json', 'package-lock.json').pkgs;
-    assert.deepEqual(dev.map((p) => p.metadata?.['dev']), ['true']);
+    assert.deepEqual(
+      dev.map((p) => p.metadata?.['dev']),
+      ['true'],
+    );
   });
 
   void it('yarn v1: multiple specs, quoted keys, aliases; file: entries skipped', () => {
-    assert.deepEqual(nv(one('yarn', 'multiple-constraints.v1.lock', 'yarn.lock').pkgs), ['@babel/code-frame@7.12.13', 'domelementtype@1.3.1']);
-    assert.deepEqual(nv(one('yarn', 'with-quotes.v1.lock', 'yarn.lock').pkgs), ['concat-map@0.0.1', 'concat-stream@1.6.2']);
+    assert.deepEqual(nv(one('yarn', 'multiple-constraints.v1.lock', 'yarn.lock').pkgs), [
+      '@babel/code-frame@7.12.13',
+      'domelementtype@1.3.1',
+    ]);
+    assert.deepEqual(nv(one('yarn', 'with-quotes.v1.lock', 'yarn.lock').pkgs), [
+      'concat-map@0.0.1',
+      'concat-stream@1.6.2',
+    ]);
     assert.deepEqual(nv(one('yarn', 'with-aliases.v1.lock', 'yarn.lock').pkgs), [
       '@babel/helper-validator-identifier@7.22.20',
       'ansi-regex@5.0.1',
@@ -217,8 +243,14 @@ void describe('npm cataloger: conformance lockfiles', () => {
       'react-dom@18.2.0',
       'scheduler@0.23.0',
     ]);
-    assert.deepEqual(nv(one('pnpm', 'peer-dependencies.v9.yaml', 'pnpm-lock.yaml').pkgs), ['acorn@8.11.3', 'acorn-jsx@5.3.2']);
-    assert.deepEqual(nv(one('pnpm', 'commits.v9.yaml', 'pnpm-lock.yaml').pkgs), ['ansi-regex@6.0.1', 'is-number@7.0.0']);
+    assert.deepEqual(nv(one('pnpm', 'peer-dependencies.v9.yaml', 'pnpm-lock.yaml').pkgs), [
+      'acorn@8.11.3',
+      'acorn-jsx@5.3.2',
+    ]);
+    assert.deepEqual(nv(one('pnpm', 'commits.v9.yaml', 'pnpm-lock.yaml').pkgs), [
+      'ansi-regex@6.0.1',
+      'is-number@7.0.0',
+    ]);
     assert.deepEqual(nv(one('pnpm', 'tarball.yaml', 'pnpm-lock.yaml').pkgs), ['@my-org/my-package@3.2.3']);
     assert.deepEqual(one('pnpm', 'files.yaml', 'pnpm-lock.yaml').pkgs, []);
     const mixed = one('pnpm', 'mixed-groups.v6.yaml', 'pnpm-lock.yaml').pkgs;
@@ -227,7 +259,9 @@ void describe('npm cataloger: conformance lockfiles', () => {
       ['ansi-regex - -', 'is-number true -', 'uuid - true'],
     );
     const invalid = nv(one('pnpm', 'invalid-package-path.yaml', 'pnpm-lock.yaml').pkgs);
-    assert.ok(invalid.includes('axios@1.2.5') && invalid.includes('pinia@2.0.28') && invalid.includes('@babel/parser@7.20.7'));
+    assert.ok(
+      invalid.includes('axios@1.2.5') && invalid.includes('pinia@2.0.28') && invalid.includes('@babel/parser@7.20.7'),
+    );
   });
 
   void it('pnpm key forms', () => {

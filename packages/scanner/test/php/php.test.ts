@@ -32,7 +32,11 @@ void describe('php cataloger', () => {
       dev: true,
       'dev-package-names': ['phpunit/phpunit'],
     });
-    const r = run(cataloger, { 'old/vendor/composer/installed.json': v1, 'new/vendor/composer/installed.json': v2, 'x/installed.json': v2 });
+    const r = run(cataloger, {
+      'old/vendor/composer/installed.json': v1,
+      'new/vendor/composer/installed.json': v2,
+      'x/installed.json': v2,
+    });
     assert.deepEqual(r.warnings, []);
     assert.deepEqual(
       r.pkgs.map((p) => `${p.purl} ${p.metadata?.['dev'] ?? '-'} ${p.locations[0]?.path}`),
@@ -45,7 +49,10 @@ void describe('php cataloger', () => {
   });
 
   void it('warns about malformed installed.json', () => {
-    const r = run(cataloger, { 'vendor/composer/installed.json': '{"packages": 3}', 'a/vendor/composer/installed.json': '' });
+    const r = run(cataloger, {
+      'vendor/composer/installed.json': '{"packages": 3}',
+      'a/vendor/composer/installed.json': '',
+    });
     assert.deepEqual(nv(r.pkgs), []);
     assert.equal(r.warnings.length, 2);
   });

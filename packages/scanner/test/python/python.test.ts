@@ -82,12 +82,16 @@ void describe('python cataloger: requirements files', () => {
     const example = run(cataloger, { 'app/requirements.txt': lockfile('pip', 'file-format-example.txt') }).pkgs;
     assert.deepEqual(nv(example), ['docopt@0.6.1']);
     const names = run(cataloger, { 'app/requirements.txt': lockfile('pip', 'non-normalized-names.txt') }).pkgs;
-    assert.deepEqual(names.map((p) => p.purl), ['pkg:pypi/pillow@1.0.0', 'pkg:pypi/twisted@20.3.0', 'pkg:pypi/zope-interface@5.4.0']);
+    assert.deepEqual(
+      names.map((p) => p.purl),
+      ['pkg:pypi/pillow@1.0.0', 'pkg:pypi/twisted@20.3.0', 'pkg:pypi/zope-interface@5.4.0'],
+    );
   });
 
   void it('catalogs each requirements file of a requirements/ dir once, without following -r', () => {
     const files: Record<string, Buffer> = {};
-    for (const f of readdirSync(sharedPath('conformance', 'lockfiles', 'pip'))) files[`app/requirements/${f}`] = lockfile('pip', f);
+    for (const f of readdirSync(sharedPath('conformance', 'lockfiles', 'pip')))
+      files[`app/requirements/${f}`] = lockfile('pip', f);
     const r = run(cataloger, files);
     assert.deepEqual(r.warnings, []);
     assert.equal(r.kept.length, files ? Object.keys(files).length : 0);
@@ -118,28 +122,44 @@ void describe('python cataloger: lockfiles', () => {
     });
   }
 
-  const one = (dir: string, f: string, name: string): ReturnType<typeof run> => run(cataloger, { [`proj/${name}`]: lockfile(dir, f) });
+  const one = (dir: string, f: string, name: string): ReturnType<typeof run> =>
+    run(cataloger, { [`proj/${name}`]: lockfile(dir, f) });
 
   void it('Pipfile.lock: default and develop, git entries without version skipped', () => {
     const two = one('pipenv', 'two-packages.json', 'Pipfile.lock').pkgs;
-    assert.deepEqual(two.map((p) => `${p.name}@${p.version}:${p.metadata?.['dev'] ?? '-'}`), ['itsdangerous@2.1.2:-', 'markupsafe@2.1.1:true']);
+    assert.deepEqual(
+      two.map((p) => `${p.name}@${p.version}:${p.metadata?.['dev'] ?? '-'}`),
+      ['itsdangerous@2.1.2:-', 'markupsafe@2.1.1:true'],
+    );
     assert.deepEqual(one('pipenv', 'no-version.json', 'Pipfile.lock').pkgs, []);
   });
 
   void it('poetry, pdm, uv, pylock: exact packages', () => {
-    assert.deepEqual(nv(one('poetry', 'two-packages.lock', 'poetry.lock').pkgs), ['proto-plus@1.22.0', 'protobuf@4.21.5']);
+    assert.deepEqual(nv(one('poetry', 'two-packages.lock', 'poetry.lock').pkgs), [
+      'proto-plus@1.22.0',
+      'protobuf@4.21.5',
+    ]);
     assert.equal(one('poetry', 'source-git.lock', 'poetry.lock').pkgs[0]?.metadata?.['source'], 'git');
     const pdm = one('pdm', 'dev-dependency.toml', 'pdm.lock').pkgs;
-    assert.deepEqual(pdm.map((p) => `${p.name}:${p.metadata?.['dev'] ?? '-'}`), ['pyroute2:true', 'toml:-', 'win-inet-pton:true']);
+    assert.deepEqual(
+      pdm.map((p) => `${p.name}:${p.metadata?.['dev'] ?? '-'}`),
+      ['pyroute2:true', 'toml:-', 'win-inet-pton:true'],
+    );
     // The project itself (source = { virtual = "." }) is not a dependency.
     assert.deepEqual(nv(one('uv', 'one-package.lock', 'uv.lock').pkgs), ['emoji@2.14.0']);
     assert.deepEqual(one('uv', 'no-dependencies.lock', 'uv.lock').pkgs, []);
-    assert.deepEqual(nv(one('pylock', 'example.toml', 'pylock.toml').pkgs), ['attrs@25.1.0', 'cattrs@24.1.2', 'numpy@2.2.3']);
+    assert.deepEqual(nv(one('pylock', 'example.toml', 'pylock.toml').pkgs), [
+      'attrs@25.1.0',
+      'cattrs@24.1.2',
+      'numpy@2.2.3',
+    ]);
     assert.deepEqual(one('pylock', 'pip-just-self.toml', 'pylock.toml').pkgs, []);
   });
 
   void it('warns on a pylock of an unknown lock-version', () => {
-    const r = run(cataloger, { 'p/pylock.dev.toml': 'lock-version = "2.0"\n[[packages]]\nname = "a"\nversion = "1"\n' });
+    const r = run(cataloger, {
+      'p/pylock.dev.toml': 'lock-version = "2.0"\n[[packages]]\nname = "a"\nversion = "1"\n',
+    });
     assert.deepEqual(r.pkgs, []);
     assert.match(r.warnings[0] ?? '', /^p\/pylock\.dev\.toml: unsupported pylock lock-version/);
   });

@@ -31,7 +31,10 @@ void describe('ruby cataloger: installed gemspecs', () => {
   });
 
   void it('warns about a gemspec without a literal name or version', () => {
-    const r = run(cataloger, { [`${GEMS}/x-1.gemspec`]: 'Gem::Specification.new do |s|\n  s.name = "x"\nend\n', [`${GEMS}/y-1.gemspec`]: '' });
+    const r = run(cataloger, {
+      [`${GEMS}/x-1.gemspec`]: 'Gem::Specification.new do |s|\n  s.name = "x"\nend\n',
+      [`${GEMS}/y-1.gemspec`]: '',
+    });
     assert.deepEqual(r.pkgs, []);
     assert.equal(r.warnings.length, 2);
     assert.ok(r.warnings.every((w) => w.startsWith(`${GEMS}/`)));
@@ -48,14 +51,25 @@ void describe('ruby cataloger: Gemfile.lock', () => {
 
   void it('GEM and GIT specs, platform suffixes; PATH gems skipped', () => {
     const git = run(cataloger, { 'app/Gemfile.lock': lockfile('bundler', 'has-git-gem.lock') }).pkgs;
-    assert.deepEqual(nv(git), ['concurrent-ruby@1.1.7', 'hanami-controller@2.0.0.alpha1', 'hanami-utils@2.0.0.alpha1', 'rack@2.2.3', 'transproc@1.1.1']);
+    assert.deepEqual(nv(git), [
+      'concurrent-ruby@1.1.7',
+      'hanami-controller@2.0.0.alpha1',
+      'hanami-utils@2.0.0.alpha1',
+      'rack@2.2.3',
+      'transproc@1.1.1',
+    ]);
     assert.equal(git[1]?.metadata?.['source'], 'git');
     const local = run(cataloger, { 'app/Gemfile.lock': lockfile('bundler', 'has-local-gem.lock') }).pkgs;
-    assert.equal(local.some((p) => p.name === 'backbone-on-rails'), false);
+    assert.equal(
+      local.some((p) => p.name === 'backbone-on-rails'),
+      false,
+    );
     assert.equal(local.length, 29); // the 29 GEM specs counted in the fixture
     const noko = local.find((p) => p.name === 'nokogiri');
     assert.equal(noko?.purl, 'pkg:gem/nokogiri@1.13.3?platform=x86_64-linux');
-    assert.deepEqual(nv(run(cataloger, { 'app/Gemfile.lock': lockfile('bundler', 'one-gem.lock') }).pkgs), ['ast@2.4.2']);
+    assert.deepEqual(nv(run(cataloger, { 'app/Gemfile.lock': lockfile('bundler', 'one-gem.lock') }).pkgs), [
+      'ast@2.4.2',
+    ]);
   });
 
   void it('warns about a file that is not a Gemfile.lock', () => {

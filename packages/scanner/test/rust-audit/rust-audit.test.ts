@@ -40,7 +40,14 @@ describe('rust-audit: binaries with a .dep-v0 section', () => {
     const data = join(dir.path, `${name}.zlib`);
     const out = join(dir.path, name);
     writeFileSync(data, section);
-    execFileSync('objcopy', ['--add-section', `.dep-v0=${data}`, '--set-section-flags', '.dep-v0=noload,readonly', hello, out]);
+    execFileSync('objcopy', [
+      '--add-section',
+      `.dep-v0=${data}`,
+      '--set-section-flags',
+      '.dep-v0=noload,readonly',
+      hello,
+      out,
+    ]);
     return readFileSync(out);
   }
 
@@ -69,7 +76,10 @@ describe('rust-audit: binaries with a .dep-v0 section', () => {
       assert.equal(p?.metadata?.['kind'], e.kind === 'build' ? 'build' : undefined);
       assert.equal(p?.foundBy, 'rust-audit');
       assert.equal(p?.type, 'cargo');
-      assert.deepEqual(p?.locations.map((l) => l.path), ['usr/bin/app']);
+      assert.deepEqual(
+        p?.locations.map((l) => l.path),
+        ['usr/bin/app'],
+      );
     }
   });
 
@@ -89,18 +99,25 @@ describe('rust-audit: binaries with a .dep-v0 section', () => {
   });
 
   it('a binary without the section gives nothing', () => {
-    assert.deepEqual(scan({ 'bin/ls': readFileSync('/bin/ls'), hello: readFileSync(hello) }), { packages: [], warnings: [] });
+    assert.deepEqual(scan({ 'bin/ls': readFileSync('/bin/ls'), hello: readFileSync(hello) }), {
+      packages: [],
+      warnings: [],
+    });
   });
 
   it('bad zlib data is a warning naming the file', () => {
-    const { packages, warnings } = scan({ 'opt/bad-zlib': withSection('bad-zlib', Buffer.from('this is not zlib data at all')) });
+    const { packages, warnings } = scan({
+      'opt/bad-zlib': withSection('bad-zlib', Buffer.from('this is not zlib data at all')),
+    });
     assert.equal(packages.length, 0);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0] ?? '', /^opt\/bad-zlib: cargo-auditable data: \.dep-v0: cannot inflate/);
   });
 
   it('bad JSON is a warning naming the file', () => {
-    const { packages, warnings } = scan({ 'opt/bad-json': withSection('bad-json', deflateSync('{"packages":[{"name":')) });
+    const { packages, warnings } = scan({
+      'opt/bad-json': withSection('bad-json', deflateSync('{"packages":[{"name":')),
+    });
     assert.equal(packages.length, 0);
     assert.match(warnings[0] ?? '', /^opt\/bad-json: cargo-auditable data: \.dep-v0: invalid JSON/);
   });
@@ -108,9 +125,19 @@ describe('rust-audit: binaries with a .dep-v0 section', () => {
   it('JSON without a packages array, and malformed entries, are reported; good entries kept', () => {
     const noList = scan({ a: withSection('no-list', deflateSync('{"format":1}')) });
     assert.match(noList.warnings[0] ?? '', /no "packages" array/);
-    const mixed = JSON.stringify({ packages: [{ name: 'ok', version: '1.0.0', source: 'crates.io' }, { name: 'nover', source: 'crates.io' }, 7, { name: 'k', version: '1.0.0', source: 'x', kind: 'dev' }] });
+    const mixed = JSON.stringify({
+      packages: [
+        { name: 'ok', version: '1.0.0', source: 'crates.io' },
+        { name: 'nover', source: 'crates.io' },
+        7,
+        { name: 'k', version: '1.0.0', source: 'x', kind: 'dev' },
+      ],
+    });
     const r = scan({ b: withSection('mixed', deflateSync(mixed)) });
-    assert.deepEqual(r.packages.map((p) => p.purl), ['pkg:cargo/ok@1.0.0']);
+    assert.deepEqual(
+      r.packages.map((p) => p.purl),
+      ['pkg:cargo/ok@1.0.0'],
+    );
     assert.equal(r.warnings.length, 3);
     assert.match(r.warnings[0] ?? '', /^b: cargo-auditable data: skipped packages\[1\]: "nover" has no "version"/);
   });
@@ -125,8 +152,12 @@ describe('rust-audit: binaries with a .dep-v0 section', () => {
   it('a section pointing past the end of the file (truncated or corrupt) warns', () => {
     const bin = Buffer.from(withSection('cut', deflateSync(readFileSync(fixture('deps.json')))));
     const path = join(dir.path, 'cut');
-    const shoff = Number(/Start of section headers:\s+(\d+)/.exec(execFileSync('readelf', ['-h', path], { encoding: 'utf8' }))?.[1]);
-    const index = Number(/\[\s*(\d+)\]\s+\.dep-v0/.exec(execFileSync('readelf', ['-SW', path], { encoding: 'utf8' }))?.[1]);
+    const shoff = Number(
+      /Start of section headers:\s+(\d+)/.exec(execFileSync('readelf', ['-h', path], { encoding: 'utf8' }))?.[1],
+    );
+    const index = Number(
+      /\[\s*(\d+)\]\s+\.dep-v0/.exec(execFileSync('readelf', ['-SW', path], { encoding: 'utf8' }))?.[1],
+    );
     assert.ok(shoff > 0 && index > 0);
     // sh_offset of an ELF64 section header is at byte 24 of its 64-byte entry.
     bin.writeBigUInt64LE(BigInt(bin.length + 100), shoff + index * 64 + 24);
@@ -138,7 +169,10 @@ describe('rust-audit: binaries with a .dep-v0 section', () => {
 
   it('truncated and random files never throw', () => {
     const bin = readFileSync(fixture('hello-auditable'));
-    for (const n of [3, 60, 2000, bin.length - 100]) assert.doesNotThrow(() => scan({ f: Buffer.concat([bin.subarray(0, n), Buffer.alloc(1024)]) }));
-    assert.doesNotThrow(() => scan({ r: Buffer.concat([Buffer.from('\x7fELF\x02\x01', 'latin1'), Buffer.alloc(4000, 0xff)]) }));
+    for (const n of [3, 60, 2000, bin.length - 100])
+      assert.doesNotThrow(() => scan({ f: Buffer.concat([bin.subarray(0, n), Buffer.alloc(1024)]) }));
+    assert.doesNotThrow(() =>
+      scan({ r: Buffer.concat([Buffer.from('\x7fELF\x02\x01', 'latin1'), Buffer.alloc(4000, 0xff)]) }),
+    );
   });
 });

@@ -59,7 +59,10 @@ function layeredImage(dir: string): ReturnType<typeof writeOciLayout> {
             { path: 'srv/b/node_modules/fresh/package.json', content: pkgJson('fresh', '3.0.0') },
           ],
         },
-        { compression: 'none', files: [{ path: 'srv/a/node_modules/keep/package.json', content: pkgJson('keep', '1.1.0') }] },
+        {
+          compression: 'none',
+          files: [{ path: 'srv/a/node_modules/keep/package.json', content: pkgJson('keep', '1.1.0') }],
+        },
       ],
     },
   ]);
@@ -79,7 +82,8 @@ test('layers merge with whiteouts and opaque dirs; packages carry the layer that
       'npm:keep@1.1.0',
     ]);
     const layers = img.images[0]?.layers ?? [];
-    const layerOf = (n: string): string | undefined => report.packages.find((p) => p.name === n)?.locations[0]?.layerDigest;
+    const layerOf = (n: string): string | undefined =>
+      report.packages.find((p) => p.name === n)?.locations[0]?.layerDigest;
     assert.equal(layerOf('libc6'), layers[0]?.digest, 'libc6 came with the base layer');
     assert.equal(layerOf('curl'), layers[1]?.digest, 'curl came with the second layer');
     assert.equal(layerOf('fresh'), layers[1]?.digest);
@@ -104,7 +108,10 @@ test('a warm scan reads no layer and gives the same inventory', async () => {
     const second = await scanImage(ref, { cache, onProgress: (p) => warm.push(p) });
     const layerEvents = warm.filter((p) => p.phase === 'layer');
     assert.equal(layerEvents.length, 3);
-    assert.ok(layerEvents.every((p) => p.phase === 'layer' && p.cached), 'every layer from the cache');
+    assert.ok(
+      layerEvents.every((p) => p.phase === 'layer' && p.cached),
+      'every layer from the cache',
+    );
     assert.deepEqual(second.packages, first.packages);
   } finally {
     d.cleanup();
@@ -155,13 +162,20 @@ test('a layer that fails verification is not cached and fails the scan naming im
     writeFileSync(blob, bytes);
     const cacheDir = join(d.path, 'cache');
     const ref = `oci:${join(d.path, 'img')}:v1`;
-    await assert.rejects(scanImage(ref, { cache: new FsLayerCache(cacheDir) }), (err: Error & { describe?: () => string }) => {
-      const line = err.describe?.() ?? err.message;
-      assert.ok(line.includes(ref), line);
-      assert.ok(line.includes(layer.digest.slice(0, 19)), line);
-      return true;
-    });
-    assert.equal(new FsLayerCache(cacheDir).get(layer.digest, scanFingerprint()), undefined, 'the corrupt layer was not cached');
+    await assert.rejects(
+      scanImage(ref, { cache: new FsLayerCache(cacheDir) }),
+      (err: Error & { describe?: () => string }) => {
+        const line = err.describe?.() ?? err.message;
+        assert.ok(line.includes(ref), line);
+        assert.ok(line.includes(layer.digest.slice(0, 19)), line);
+        return true;
+      },
+    );
+    assert.equal(
+      new FsLayerCache(cacheDir).get(layer.digest, scanFingerprint()),
+      undefined,
+      'the corrupt layer was not cached',
+    );
   } finally {
     d.cleanup();
   }

@@ -3,7 +3,12 @@
  * better-sqlite3 is synchronous while repositories are async; a transaction awaits between its
  * statements, so every top-level call waits its turn on an in-process lock and nothing from
  * another caller slips into an open transaction.
+ *
+ * Waiting for another connection's write lock is done here, asynchronously, not with SQLite's
+ * busy_timeout: that one sleeps inside the call and would block the event loop, so a second
+ * connection in the same process could never let the first one finish.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { PalisadeError } from '@palisade/core';
 import { normalizeParam, toSqlitePlaceholders, type Database, type Row, type SqlExecutor, type SqlValue } from './sql.js';
@@ -24,15 +29,45 @@ export function openSqlite(opts: SqliteOptions): Database {
   let db: BetterSqlite3.Database;
   try {
     db = new BetterSqlite3(opts.path);
-    db.pragma('journal_mode = WAL');
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    db.pragma('busy_timeout = 0');
+    setWal(db);
     // WAL + NORMAL is durable across application crashes; only an OS crash can lose the last commits.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
   } catch (err) {
     throw new PalisadeError('E_DB', 'cannot open the embedded database', { subject: opts.path, cause: err });
   }
-  return new SqliteDatabase(db);
+  return new SqliteDatabase(db, opts.busyTimeoutMs ?? 10_000);
+}
+
+/** WAL is a property of the file: if another connection holds a lock right now, it already set it. */
+function setWal(db: BetterSqlite3.Database): void {
+  try {
+    db.pragma('journal_mode = WAL');
+  } catch (err) {
+    if (!isBusy(err)) throw err;
+  }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * Retry `fn` while the database is locked by another connection. Only for work that failed
+ * before changing anything: a single statement, or BEGIN.
+ */
+async function whileBusy<T>(timeoutMs: number, fn: () => T): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isBusy(err) || Date.now() >= deadline) throw err;
+    }
+    await sleep(wait);
+  }
 }
 
 class SqliteDatabase implements Database {
@@ -41,18 +76,21 @@ class SqliteDatabase implements Database {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  constructor(private readonly db: BetterSqlite3.Database) {}
+  constructor(
+    private readonly db: BetterSqlite3.Database,
+    private readonly busyTimeoutMs: number,
+  ) {}
 
   all(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
-    return this.exclusive(() => Promise.resolve(this.allNow(sql, params)));
+    return this.exclusive(() => whileBusy(this.busyTimeoutMs, () => this.allNow(sql, params)));
   }
 
   run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    return this.exclusive(() => Promise.resolve(this.runNow(sql, params)));
+    return this.exclusive(() => whileBusy(this.busyTimeoutMs, () => this.runNow(sql, params)));
   }
 
   exec(sql: string): Promise<void> {
-    return this.exclusive(() => Promise.resolve(this.execNow(sql)));
+    return this.exclusive(() => whileBusy(this.busyTimeoutMs, () => this.execNow(sql)));
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -79,7 +117,8 @@ class SqliteDatabase implements Database {
 
   private async runTransaction<T>(fn: (tx: SqlExecutor) => Promise<T>, depth: number): Promise<T> {
     const sp = `sp${depth}`;
-    this.execNow(depth === 0 ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${sp}`);
+    if (depth === 0) await whileBusy(this.busyTimeoutMs, () => this.execNow('BEGIN IMMEDIATE'));
+    else this.execNow(`SAVEPOINT ${sp}`);
     const tx = new SqliteTx(this, depth);
     try {
       const out = await fn(tx);

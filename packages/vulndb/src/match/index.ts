@@ -33,7 +33,7 @@ type StoredEntry = Omit<AffectedEntry, 'ecosystem' | 'name'>;
 export interface CompiledEntry {
   readonly advisory: number;
   readonly ranges: readonly RankedRange[];
-  readonly versions: ReadonlySet<string> | undefined;
+  readonly versions: ExactVersions | undefined;
   /** The comparator of the entry's own scheme: orders the fixed versions reported. */
   readonly cmp: Compare | undefined;
   readonly unfixedStatus: VulnStatus;
@@ -56,8 +56,26 @@ interface CompiledName {
 }
 
 interface NameSlot {
-  rows: Array<{ advisory: number; data: string }>;
+  rows: AffectedRow[];
   compiled: CompiledName | undefined;
+}
+
+/**
+ * An entry's exact `versions` list. PyPI entries list every affected release (140,000 strings
+ * over the test data): a Set per entry made first matches slow, yet most names are looked up
+ * once or twice per process. So a list is scanned until it has been asked a few times, then hashed.
+ */
+export class ExactVersions {
+  private set: Set<string> | undefined;
+  private asked = 0;
+
+  constructor(private readonly list: readonly string[]) {}
+
+  has(version: string): boolean {
+    if (this.set !== undefined) return this.set.has(version);
+    if (++this.asked > 2 && this.list.length > 8) this.set = new Set(this.list);
+    return this.list.includes(version);
+  }
 }
 
 const NO_FIX: readonly string[] = Object.freeze([]);
@@ -114,7 +132,7 @@ function compileName(slot: NameSlot, scheme: (name: string) => Compare | undefin
   const pending = slot.rows.map((r) => parseEntry(r.advisory, r.data, scheme));
   const { tables, indexOf } = tablesFor(pending);
   const entries = pending.map((p): CompiledEntry => {
-    const versions = p.stored.versions && p.stored.versions.length > 0 ? new Set(p.stored.versions) : undefined;
+    const versions = p.stored.versions && p.stored.versions.length > 0 ? new ExactVersions(p.stored.versions) : undefined;
     return {
       advisory: p.advisory,
       ranges: p.ranges.map(({ range, cmp }) => {
@@ -179,8 +197,8 @@ export class MatchIndex {
     for (const row of rows) {
       const m = into(row.ecosystem);
       const slot = m.get(row.name);
-      if (slot) slot.rows.push({ advisory: row.advisory, data: row.data });
-      else m.set(row.name, { rows: [{ advisory: row.advisory, data: row.data }], compiled: undefined });
+      if (slot) slot.rows.push(row);
+      else m.set(row.name, { rows: [row], compiled: undefined });
     }
   }
 

@@ -26,7 +26,9 @@ export function toRec(row: AdvisoryRow): Rec {
   const ids = new Set(strong);
   const primary = primaryId(ids);
   return {
-    ...row,
+    feed: row.feed,
+    id: row.id,
+    data: row.data,
     strong,
     umbrella: row.data.related.length > 0 && !strong.some(isCve),
     primary,

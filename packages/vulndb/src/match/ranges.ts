@@ -103,9 +103,10 @@ export interface BoundTable {
 export interface RankedRange {
   /** Index of the range's BoundTable in the name's table list. */
   readonly table: number;
-  readonly kinds: Uint8Array;
+  // Plain arrays of small integers: as fast to read as typed arrays, much cheaper to allocate.
+  readonly kinds: readonly number[];
   /** Per event: 2k+1 for bound k, UNPARSABLE when the version does not parse, 0 when unused. */
-  readonly ranks: Int32Array;
+  readonly ranks: readonly number[];
   /** Per event: its `fixed` version, which `evalRange` reports after the version is found affected. */
   readonly fixed: ReadonlyArray<string | undefined>;
 }
@@ -134,30 +135,39 @@ function parses(cmp: Compare, v: string): boolean {
   }
 }
 
+function sortParsable(cmp: Compare, versions: string[]): string[] {
+  try {
+    return versions.sort(cmp);
+  } catch {
+    // Rare: a version the scheme rejects. Those are left out (their events keep rank UNPARSABLE).
+    return versions.filter((v) => parses(cmp, v)).sort(cmp);
+  }
+}
+
 /** Sort and deduplicate the versions one comparator sees; versions that do not parse are left out. */
 export function buildBoundTable(cmp: Compare, versions: Iterable<string>): BoundTable {
-  const valid = [...new Set(versions)].filter((v) => parses(cmp, v)).sort(cmp);
+  const sorted = sortParsable(cmp, [...new Set(versions)]);
   const bounds: string[] = [];
   const rankOf = new Map<string, number>();
-  for (const v of valid) {
+  for (const v of sorted) {
     const last = bounds[bounds.length - 1];
     if (last === undefined || cmp(last, v) !== 0) bounds.push(v);
     rankOf.set(v, 2 * (bounds.length - 1) + 1);
   }
+  // A lone version never met another in the sort: check it parses.
+  if (sorted.length === 1 && !parses(cmp, sorted[0] as string)) return { cmp, bounds: [], rankOf: new Map() };
   return { cmp, bounds, rankOf };
 }
 
 /** Rank the events of a compiled range against the table of its comparator. */
 export function rankRange(r: CompiledRange, tableIndex: number, table: BoundTable): RankedRange {
-  const n = r.events.length;
-  const kinds = new Uint8Array(n);
-  const ranks = new Int32Array(n);
+  const kinds: number[] = [];
+  const ranks: number[] = [];
   const fixed: Array<string | undefined> = [];
-  for (let i = 0; i < n; i++) {
-    const e = r.events[i] as RangeEvent;
-    kinds[i] = kindOf(e);
+  for (const e of r.events) {
+    kinds.push(kindOf(e));
     const v = comparedVersion(e);
-    ranks[i] = v === undefined ? 0 : (table.rankOf.get(v) ?? UNPARSABLE);
+    ranks.push(v === undefined ? 0 : (table.rankOf.get(v) ?? UNPARSABLE));
     fixed.push(e.fixed);
   }
   return { table: tableIndex, kinds, ranks, fixed };

@@ -49,7 +49,13 @@ export function catalogCargoLock(file: CatalogFile, ctx: CatalogContext): Packag
         version: ver,
         file,
         foundBy: CARGO_LOCK_CATALOGER_ID,
-        metadata: { source: source.startsWith('git+') ? 'git' : source.startsWith('registry+') && !source.includes('crates.io-index') ? source : undefined },
+        metadata: {
+          source: source.startsWith('git+')
+            ? 'git'
+            : source.startsWith('registry+') && !source.includes('crates.io-index')
+              ? source
+              : undefined,
+        },
       }),
     );
   }

@@ -11,7 +11,12 @@ import type { CatalogContext, CatalogFile, Cataloger, FileMeta } from '../types.
 
 export const DOTNET_CATALOGER_ID = 'dotnet';
 
-function nugetPackage(file: CatalogFile, name: string, version: string, metadata?: Record<string, string | undefined>): Package {
+function nugetPackage(
+  file: CatalogFile,
+  name: string,
+  version: string,
+  metadata?: Record<string, string | undefined>,
+): Package {
   return makePackage({ type: 'nuget', name, version, file, foundBy: DOTNET_CATALOGER_ID, metadata });
 }
 
@@ -73,7 +78,8 @@ function catalog(ctx: CatalogContext): Package[] {
   const out: Package[] = [];
   for (const f of ctx.files.list()) {
     if (isDepsJson(f.path)) out.push(...guarded(f, ctx, 'deps.json', () => catalogDepsJson(f, ctx)));
-    else if (isPackagesLock(f.path)) out.push(...guarded(f, ctx, 'packages.lock.json', () => catalogPackagesLock(f, ctx)));
+    else if (isPackagesLock(f.path))
+      out.push(...guarded(f, ctx, 'packages.lock.json', () => catalogPackagesLock(f, ctx)));
   }
   return sortAndDedupe(out);
 }

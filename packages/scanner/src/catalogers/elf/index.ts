@@ -61,7 +61,9 @@ class Reader {
 
   private check(off: number, len: number, what: string): void {
     if (off < 0 || off + len > this.buf.length) {
-      throw new ElfError(`${what} at offset ${off} is beyond the end of the file (${this.buf.length} bytes): truncated`);
+      throw new ElfError(
+        `${what} at offset ${off} is beyond the end of the file (${this.buf.length} bytes): truncated`,
+      );
     }
   }
 
@@ -152,9 +154,25 @@ function readSectionHeader(r: Reader, is64: boolean, p: number, i: number): RawS
   const nameOff = r.u32(p, what);
   const type = r.u32(p + 4, what);
   if (is64) {
-    return { name: '', nameOff, type, addr: r.u64(p + 16, what), offset: r.u64(p + 24, what), size: r.u64(p + 32, what), link: r.u32(p + 40, what) };
+    return {
+      name: '',
+      nameOff,
+      type,
+      addr: r.u64(p + 16, what),
+      offset: r.u64(p + 24, what),
+      size: r.u64(p + 32, what),
+      link: r.u32(p + 40, what),
+    };
   }
-  return { name: '', nameOff, type, addr: r.u32(p + 12, what), offset: r.u32(p + 16, what), size: r.u32(p + 20, what), link: r.u32(p + 24, what) };
+  return {
+    name: '',
+    nameOff,
+    type,
+    addr: r.u32(p + 12, what),
+    offset: r.u32(p + 16, what),
+    size: r.u32(p + 20, what),
+    link: r.u32(p + 24, what),
+  };
 }
 
 function readSections(r: Reader, is64: boolean, h: Header): ElfSection[] {
@@ -168,12 +186,21 @@ function readSections(r: Reader, is64: boolean, h: Header): ElfSection[] {
   const raw: RawSection[] = [];
   for (let i = 0; i < count; i++) raw.push(readSectionHeader(r, is64, h.shoff + i * h.shentsize, i));
   const names = raw[strndx];
-  if (names === undefined || names.type === SHT_NOBITS) throw new ElfError(`section name table (index ${strndx}) is missing`);
+  if (names === undefined || names.type === SHT_NOBITS)
+    throw new ElfError(`section name table (index ${strndx}) is missing`);
   if (names.offset + names.size > r.buf.length) {
-    throw new ElfError(`section name table (index ${strndx}) is beyond the end of the file (${r.buf.length} bytes): truncated`);
+    throw new ElfError(
+      `section name table (index ${strndx}) is beyond the end of the file (${r.buf.length} bytes): truncated`,
+    );
   }
   const table = r.buf.subarray(names.offset, names.offset + names.size);
-  return raw.map((s) => ({ name: cString(table, s.nameOff), type: s.type, addr: s.addr, offset: s.offset, size: s.size }));
+  return raw.map((s) => ({
+    name: cString(table, s.nameOff),
+    type: s.type,
+    addr: s.addr,
+    offset: s.offset,
+    size: s.size,
+  }));
 }
 
 function cString(table: Buffer, off: number): string {
@@ -209,7 +236,9 @@ export function parseElf(buf: Buffer): Elf | undefined {
     elf = { buf, is64, littleEndian: data === 1, segments, sections: [], sectionError: err.message };
   }
   const extent = fileExtent(elf);
-  return extent > buf.length ? { ...elf, truncated: `file is ${buf.length} bytes but its contents extend to ${extent}: truncated` } : elf;
+  return extent > buf.length
+    ? { ...elf, truncated: `file is ${buf.length} bytes but its contents extend to ${extent}: truncated` }
+    : elf;
 }
 
 /** Where the last section or segment data ends, per the headers. */
@@ -229,7 +258,9 @@ export function findSection(elf: Elf, name: string): ElfSection | undefined {
 export function sectionData(elf: Elf, s: ElfSection): Buffer {
   if (s.type === SHT_NOBITS) return Buffer.alloc(0);
   if (s.offset + s.size > elf.buf.length) {
-    throw new ElfError(`section ${s.name} (offset ${s.offset}, ${s.size} bytes) is beyond the end of the file: truncated`);
+    throw new ElfError(
+      `section ${s.name} (offset ${s.offset}, ${s.size} bytes) is beyond the end of the file: truncated`,
+    );
   }
   return elf.buf.subarray(s.offset, s.offset + s.size);
 }

@@ -4,7 +4,18 @@
  * followed either by the Go version and module info inline (Go 1.18+, flag bit 2) or by two
  * pointers to Go string headers (older linkers). See the debug/buildinfo package documentation.
  */
-import { ElfError, PF_W, PT_LOAD, findSection, isElf, parseElf, readPointer, readVirtual, sectionData, type Elf } from '../elf/index.js';
+import {
+  ElfError,
+  PF_W,
+  PT_LOAD,
+  findSection,
+  isElf,
+  parseElf,
+  readPointer,
+  readVirtual,
+  sectionData,
+  type Elf,
+} from '../elf/index.js';
 
 export interface GoBuildInfo {
   /** As embedded, e.g. "go1.21.3" or "go1.22.0 X:boringcrypto". */
@@ -14,9 +25,7 @@ export interface GoBuildInfo {
 }
 
 export type BuildInfoResult =
-  | { kind: 'none' }
-  | { kind: 'ok'; info: GoBuildInfo; warning?: string }
-  | { kind: 'error'; message: string };
+  { kind: 'none' } | { kind: 'ok'; info: GoBuildInfo; warning?: string } | { kind: 'error'; message: string };
 
 export const BUILDINFO_MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');
 const HEADER_SIZE = 32;
@@ -53,7 +62,8 @@ export function readGoBuildInfo(buf: Buffer): BuildInfoResult {
 function fromElf(elf: Elf): BuildInfoResult {
   const r = findBuildInfo(elf);
   // Readable build info in a damaged file: report the modules and the damage.
-  if (r.kind === 'ok' && r.warning === undefined && elf.truncated !== undefined) r.warning = `damaged ELF (${elf.truncated}); build info was intact`;
+  if (r.kind === 'ok' && r.warning === undefined && elf.truncated !== undefined)
+    r.warning = `damaged ELF (${elf.truncated}); build info was intact`;
   return r;
 }
 
@@ -72,7 +82,8 @@ function findBuildInfo(elf: Elf): BuildInfoResult {
   if (found !== undefined) {
     const r = decodeBlob(elf, found);
     // Readable build info in a file whose section table is gone: report both.
-    if (r.kind === 'ok' && elf.sectionError !== undefined) r.warning = `damaged ELF (${elf.sectionError}); build info read from the program segments`;
+    if (r.kind === 'ok' && elf.sectionError !== undefined)
+      r.warning = `damaged ELF (${elf.sectionError}); build info read from the program segments`;
     return r;
   }
   if (elf.sectionError !== undefined && hasGoNote(elf)) {
@@ -102,17 +113,24 @@ function hasGoNote(elf: Elf): boolean {
   const PT_NOTE = 4;
   for (const seg of elf.segments) {
     if (seg.type !== PT_NOTE) continue;
-    const data = elf.buf.subarray(Math.min(seg.offset, elf.buf.length), Math.min(seg.offset + seg.fileSize, elf.buf.length));
+    const data = elf.buf.subarray(
+      Math.min(seg.offset, elf.buf.length),
+      Math.min(seg.offset + seg.fileSize, elf.buf.length),
+    );
     if (data.indexOf(Buffer.from('Go\0\0', 'latin1')) >= 0) return true;
   }
   return false;
 }
 
 function decodeBlob(elf: Elf, blob: Buffer): BuildInfoResult {
-  if (blob.length < HEADER_SIZE) return fail(`Go build info header is ${blob.length} bytes, expected ${HEADER_SIZE}: truncated`);
+  if (blob.length < HEADER_SIZE)
+    return fail(`Go build info header is ${blob.length} bytes, expected ${HEADER_SIZE}: truncated`);
   const ptrSize = blob[14] ?? 0;
   const flags = blob[15] ?? 0;
-  const strings = (flags & FLAG_INLINE) !== 0 ? inlineStrings(blob) : pointerStrings(elf, blob, ptrSize, (flags & FLAG_BIG_ENDIAN) === 0);
+  const strings =
+    (flags & FLAG_INLINE) !== 0
+      ? inlineStrings(blob)
+      : pointerStrings(elf, blob, ptrSize, (flags & FLAG_BIG_ENDIAN) === 0);
   if (typeof strings === 'string') return fail(strings);
   const [version, mod] = strings;
   if (version.length === 0) return fail('Go build info has an empty Go version');

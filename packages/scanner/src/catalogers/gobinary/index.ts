@@ -8,7 +8,14 @@ import { buildPurl, type Package } from '@palisade/core';
 import { locationOf, packageId } from '../location.js';
 import type { CatalogContext, CatalogFile, Cataloger, FileMeta } from '../types.js';
 import { readGoBuildInfo } from './buildinfo.js';
-import { goToolchainSemver, mainVersionFromSettings, parseModInfo, setting, type GoModInfo, type GoModule } from './modinfo.js';
+import {
+  goToolchainSemver,
+  mainVersionFromSettings,
+  parseModInfo,
+  setting,
+  type GoModInfo,
+  type GoModule,
+} from './modinfo.js';
 
 const ID = 'gobinary';
 const MIN_SIZE = 1024;
@@ -26,7 +33,8 @@ function wants(file: FileMeta): boolean {
 function extract(_file: FileMeta, data: Buffer): Buffer | null {
   const r = readGoBuildInfo(data);
   if (r.kind === 'none') return null;
-  const form: Extracted = r.kind === 'ok' ? { ...r.info, ...(r.warning === undefined ? {} : { warning: r.warning }) } : { error: r.message };
+  const form: Extracted =
+    r.kind === 'ok' ? { ...r.info, ...(r.warning === undefined ? {} : { warning: r.warning }) } : { error: r.message };
   return Buffer.from(JSON.stringify(form));
 }
 
@@ -96,7 +104,12 @@ function mainPackage(file: CatalogFile, info: GoModInfo, common: Record<string, 
   const main = info.main as GoModule;
   const meta: Record<string, string> = { ...common, main: 'true' };
   for (const [k, v] of info.settings) {
-    if (['GOOS', 'GOARCH', 'GOAMD64', 'GOARM', 'CGO_ENABLED', '-ldflags', '-tags', '-buildmode', '-trimpath'].includes(k) || k.startsWith('vcs')) {
+    if (
+      ['GOOS', 'GOARCH', 'GOAMD64', 'GOARM', 'CGO_ENABLED', '-ldflags', '-tags', '-buildmode', '-trimpath'].includes(
+        k,
+      ) ||
+      k.startsWith('vcs')
+    ) {
       meta[`build.${k}`] = v;
     }
   }
@@ -114,7 +127,14 @@ function mainPackage(file: CatalogFile, info: GoModInfo, common: Record<string, 
 
 /** A local directory replacement ("=> ../lib") names no module; a module replacement does. */
 function isLocalPath(p: string): boolean {
-  return p.startsWith('./') || p.startsWith('../') || p.startsWith('/') || p === '.' || p === '..' || /^[A-Za-z]:[\\/]/.test(p);
+  return (
+    p.startsWith('./') ||
+    p.startsWith('../') ||
+    p.startsWith('/') ||
+    p === '.' ||
+    p === '..' ||
+    /^[A-Za-z]:[\\/]/.test(p)
+  );
 }
 
 function depPackage(file: CatalogFile, dep: GoModule, common: Record<string, string>): Package {
@@ -147,7 +167,16 @@ function makePackage(file: CatalogFile, path: string, version: string, metadata:
     version: version === DEVEL ? undefined : version,
   });
   const locations = [locationOf(file)];
-  return { id: packageId({ type: 'golang', name: path, version, locations }), name: path, version, type: 'golang', purl, locations, foundBy: ID, metadata };
+  return {
+    id: packageId({ type: 'golang', name: path, version, locations }),
+    name: path,
+    version,
+    type: 'golang',
+    purl,
+    locations,
+    foundBy: ID,
+    metadata,
+  };
 }
 
 export const cataloger: Cataloger = {

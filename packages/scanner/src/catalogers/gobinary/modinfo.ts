@@ -87,7 +87,18 @@ function parseSetting(s: string): [string, string] | undefined {
   return v === undefined || v.end !== rest.length ? undefined : [key, v.value];
 }
 
-const SIMPLE_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"', "'": "'" };
+const SIMPLE_ESCAPES: Record<string, string> = {
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  '"': '"',
+  "'": "'",
+};
 
 /** A Go double-quoted string literal (strconv.Quote output) starting at `start`. */
 export function readQuoted(s: string, start: number): { value: string; end: number } | undefined {

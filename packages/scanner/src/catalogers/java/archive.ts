@@ -5,7 +5,13 @@
  * decompressed bytes, so a zip bomb ends in a reported problem, not in an exhausted heap.
  */
 import { isPalisadeError, readZip, type ZipEntry } from '@palisade/core';
-import { groupIdFromManifest, isJavaArchiveName, parseArchiveName, parseManifest, parseProperties } from './metadata.js';
+import {
+  groupIdFromManifest,
+  isJavaArchiveName,
+  parseArchiveName,
+  parseManifest,
+  parseProperties,
+} from './metadata.js';
 
 export interface JavaFound {
   groupId: string;
@@ -73,7 +79,8 @@ function visit(data: Buffer, vpath: string, depth: number, walk: Walk): void {
     return;
   }
   const manifestEntry = entries.find((e) => e.name.toUpperCase() === 'META-INF/MANIFEST.MF');
-  const manifest = manifestEntry === undefined ? new Map<string, string>() : parseManifest(readText(manifestEntry, vpath, walk) ?? '');
+  const manifest =
+    manifestEntry === undefined ? new Map<string, string>() : parseManifest(readText(manifestEntry, vpath, walk) ?? '');
   const poms = entries.filter((e) => POM_PROPERTIES.test(e.name)).flatMap((e) => pomOf(e, vpath, walk));
   walk.report.found.push(...poms);
   if (!describesItself(poms, vpath, manifest)) {
@@ -92,7 +99,9 @@ function visitNested(e: ZipEntry, vpath: string, depth: number, walk: Walk): voi
   }
   if (e.size > walk.limits.maxNestedSize || e.size > walk.budget) {
     const limit = Math.min(walk.limits.maxNestedSize, walk.budget);
-    walk.report.problems.push(`${vpath}: nested archive of ${e.size} bytes exceeds the remaining budget of ${limit} bytes: not opened`);
+    walk.report.problems.push(
+      `${vpath}: nested archive of ${e.size} bytes exceeds the remaining budget of ${limit} bytes: not opened`,
+    );
     return;
   }
   let data: Buffer;
@@ -152,8 +161,15 @@ function selfNames(vpath: string, manifest: ReadonlyMap<string, string>): string
  */
 function describesItself(poms: readonly JavaFound[], vpath: string, manifest: ReadonlyMap<string, string>): boolean {
   const names = selfNames(vpath, manifest);
-  if (poms.some((p) => names.includes(p.artifactId.toLowerCase()) || names.includes(`${p.groupId}.${p.artifactId}`.toLowerCase()))) return true;
-  const hasOwnIdentity = ['implementation-title', 'bundle-symbolicname', 'automatic-module-name'].some((k) => manifest.has(k));
+  if (
+    poms.some(
+      (p) => names.includes(p.artifactId.toLowerCase()) || names.includes(`${p.groupId}.${p.artifactId}`.toLowerCase()),
+    )
+  )
+    return true;
+  const hasOwnIdentity = ['implementation-title', 'bundle-symbolicname', 'automatic-module-name'].some((k) =>
+    manifest.has(k),
+  );
   return poms.length === 1 && !hasOwnIdentity;
 }
 
@@ -168,8 +184,12 @@ function ownFromManifestOrName(vpath: string, manifest: ReadonlyMap<string, stri
   const title = manifest.get('implementation-title') ?? '';
   const bsn = (manifest.get('bundle-symbolicname') ?? '').split(';')[0]?.trim() ?? '';
   // Titles are often prose ("Apache Commons Lang"): only a single word can be an artifact id.
-  const artifactId = [/^[\w.-]+$/.test(title) ? title : '', file?.name ?? '', bsn.slice(bsn.lastIndexOf('.') + 1)].find((n) => n !== '');
-  const manifestVersion = ['implementation-version', 'bundle-version', 'specification-version'].map((k) => manifest.get(k) ?? '').find((v) => v !== '');
+  const artifactId = [/^[\w.-]+$/.test(title) ? title : '', file?.name ?? '', bsn.slice(bsn.lastIndexOf('.') + 1)].find(
+    (n) => n !== '',
+  );
+  const manifestVersion = ['implementation-version', 'bundle-version', 'specification-version']
+    .map((k) => manifest.get(k) ?? '')
+    .find((v) => v !== '');
   const version = manifestVersion ?? file?.version;
   if (artifactId === undefined || version === undefined || version === '') return undefined;
   const group = groupIdFromManifest(manifest, artifactId);
@@ -182,6 +202,10 @@ function ownFromManifestOrName(vpath: string, manifest: ReadonlyMap<string, stri
     groupIdSource: group.source,
   };
   const license = manifest.get('bundle-license');
-  if (license !== undefined && license !== '') found.licenses = license.split(',').map((l) => l.trim()).filter((l) => l !== '');
+  if (license !== undefined && license !== '')
+    found.licenses = license
+      .split(',')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
   return found;
 }

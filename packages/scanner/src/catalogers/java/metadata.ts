@@ -79,8 +79,17 @@ export function parseArchiveName(fileName: string): { name: string; version?: st
 }
 
 /** Manifest attributes, in order of preference, that often carry a reverse-domain identifier. */
-const GROUP_HINTS = ['bundle-symbolicname', 'automatic-module-name', 'implementation-vendor-id', 'extension-name', 'implementation-title', 'specification-title', 'main-class'];
-const REVERSE_DOMAIN = /^(?:org|com|net|io|edu|gov|javax|jakarta|java|de|fr|uk|ch|nl|me|dev|co|info|biz|eu|at|be|se|no|dk|fi|jp|cn|ru|us|ca|au|in|br|es|it|pl|cz)(?:\.[A-Za-z0-9_-]+)+$/;
+const GROUP_HINTS = [
+  'bundle-symbolicname',
+  'automatic-module-name',
+  'implementation-vendor-id',
+  'extension-name',
+  'implementation-title',
+  'specification-title',
+  'main-class',
+];
+const REVERSE_DOMAIN =
+  /^(?:org|com|net|io|edu|gov|javax|jakarta|java|de|fr|uk|ch|nl|me|dev|co|info|biz|eu|at|be|se|no|dk|fi|jp|cn|ru|us|ca|au|in|br|es|it|pl|cz)(?:\.[A-Za-z0-9_-]+)+$/;
 
 /**
  * A group id for an archive that only has a manifest. Like Syft, look for a reverse-domain
@@ -88,7 +97,10 @@ const REVERSE_DOMAIN = /^(?:org|com|net|io|edu|gov|javax|jakarta|java|de|fr|uk|c
  * artifact name: `org.apache.commons.lang3` for `commons-lang3` gives `org.apache.commons`.
  * Main-Class gives its package. Without a hint the artifact name is used, as Syft does.
  */
-export function groupIdFromManifest(manifest: ReadonlyMap<string, string>, artifactId: string): { groupId: string; source: string } {
+export function groupIdFromManifest(
+  manifest: ReadonlyMap<string, string>,
+  artifactId: string,
+): { groupId: string; source: string } {
   for (const key of GROUP_HINTS) {
     let v = (manifest.get(key) ?? '').split(';')[0]?.trim() ?? '';
     if (key === 'main-class') v = v.slice(0, Math.max(0, v.lastIndexOf('.')));
@@ -96,7 +108,10 @@ export function groupIdFromManifest(manifest: ReadonlyMap<string, string>, artif
     const parts = v.split('.');
     const last = (parts[parts.length - 1] ?? '').toLowerCase();
     const artifact = artifactId.toLowerCase();
-    const repeats = last === artifact || artifact.endsWith(`-${last}`) || artifact.replace(/[-_.]/g, '') === last.replace(/[-_.]/g, '');
+    const repeats =
+      last === artifact ||
+      artifact.endsWith(`-${last}`) ||
+      artifact.replace(/[-_.]/g, '') === last.replace(/[-_.]/g, '');
     if (repeats && parts.length > 2) parts.pop();
     return { groupId: parts.join('.'), source: `manifest:${key}` };
   }

@@ -13,7 +13,10 @@ export interface TomlTable {
 }
 
 export class TomlError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(`line ${line}: ${message}`);
     this.name = 'TomlError';
   }

@@ -145,7 +145,10 @@ function fromClassic(text: string, file: CatalogFile, ctx: CatalogContext): Pack
         name: first.name,
         version,
         file,
-        metadata: { resolved: resolved && !/^https:\/\/registry\.(yarnpkg|npmjs)\.(com|org)\//.test(resolved) ? resolved : undefined },
+        metadata: {
+          resolved:
+            resolved && !/^https:\/\/registry\.(yarnpkg|npmjs)\.(com|org)\//.test(resolved) ? resolved : undefined,
+        },
       }),
     );
   }

@@ -7,7 +7,16 @@
  * what the project pinned; they sit in different places and the locations tell them apart.
  */
 import type { Package } from '@palisade/core';
-import { baseName, guarded, isRecord, licensesFromJson, makePackage, parseJsonFile, sortAndDedupe, str } from '../lang-common/common.js';
+import {
+  baseName,
+  guarded,
+  isRecord,
+  licensesFromJson,
+  makePackage,
+  parseJsonFile,
+  sortAndDedupe,
+  str,
+} from '../lang-common/common.js';
 import type { CatalogContext, CatalogFile, Cataloger, FileMeta } from '../types.js';
 
 export const PHP_CATALOGER_ID = 'php';
@@ -47,7 +56,10 @@ export function catalogComposerLock(file: CatalogFile, ctx: CatalogContext): Pac
     return [];
   }
   const out: Package[] = [];
-  for (const [key, dev] of [['packages', false], ['packages-dev', true]] as const) {
+  for (const [key, dev] of [
+    ['packages', false],
+    ['packages-dev', true],
+  ] as const) {
     const list = j[key];
     if (!Array.isArray(list)) continue;
     for (const e of list) {
@@ -68,7 +80,9 @@ export function catalogInstalledJson(file: CatalogFile, ctx: CatalogContext): Pa
     return [];
   }
   const devNames = new Set(
-    isRecord(j) && Array.isArray(j['dev-package-names']) ? j['dev-package-names'].filter((x): x is string => typeof x === 'string') : [],
+    isRecord(j) && Array.isArray(j['dev-package-names'])
+      ? j['dev-package-names'].filter((x): x is string => typeof x === 'string')
+      : [],
   );
   const out: Package[] = [];
   for (const e of list) {
@@ -87,7 +101,8 @@ function catalog(ctx: CatalogContext): Package[] {
   const out: Package[] = [];
   for (const f of ctx.files.list()) {
     if (isComposerLock(f.path)) out.push(...guarded(f, ctx, 'composer.lock', () => catalogComposerLock(f, ctx)));
-    else if (isInstalledJson(f.path)) out.push(...guarded(f, ctx, 'installed.json', () => catalogInstalledJson(f, ctx)));
+    else if (isInstalledJson(f.path))
+      out.push(...guarded(f, ctx, 'installed.json', () => catalogInstalledJson(f, ctx)));
   }
   return sortAndDedupe(out);
 }

@@ -24,7 +24,13 @@ function readToml(file: CatalogFile, ctx: CatalogContext, what: string): TomlTab
   }
 }
 
-function push(out: Package[], file: CatalogFile, name: string | undefined, version: string | undefined, metadata?: Record<string, string | undefined>): void {
+function push(
+  out: Package[],
+  file: CatalogFile,
+  name: string | undefined,
+  version: string | undefined,
+  metadata?: Record<string, string | undefined>,
+): void {
   if (!name || !version || !isPyName(name)) return;
   out.push(pyPackage({ name, version, file, metadata }));
 }
@@ -46,7 +52,10 @@ export function catalogPipfileLock(file: CatalogFile, ctx: CatalogContext): Pack
     return [];
   }
   const out: Package[] = [];
-  for (const [section, dev] of [['default', undefined], ['develop', 'true']] as const) {
+  for (const [section, dev] of [
+    ['default', undefined],
+    ['develop', 'true'],
+  ] as const) {
     const deps = j[section];
     if (!isRecord(deps)) continue;
     for (const [name, e] of Object.entries(deps)) {

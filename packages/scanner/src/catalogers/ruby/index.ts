@@ -13,7 +13,13 @@ import type { CatalogContext, CatalogFile, Cataloger, FileMeta } from '../types.
 
 export const RUBY_CATALOGER_ID = 'ruby';
 
-function gemPackage(file: CatalogFile, name: string, version: string, licenses?: string[], metadata?: Record<string, string | undefined>): Package {
+function gemPackage(
+  file: CatalogFile,
+  name: string,
+  version: string,
+  licenses?: string[],
+  metadata?: Record<string, string | undefined>,
+): Package {
   return makePackage({
     type: 'gem',
     name,
