@@ -1,12 +1,35 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
-import { importPaths, openVulnDb, updateDb } from '@palisade/vulndb';
+import { PalisadeError } from '@palisade/core';
+import { DEFAULT_FEEDS, importPaths, openVulnDb, updateDb } from '@palisade/vulndb';
 import { defaultCacheDir, defaultDbPath } from '../paths.js';
 import type { Io } from '../output.js';
 
 interface DbFlags {
   db?: string;
+}
+
+interface UpdateFlags extends DbFlags {
+  downloadDir?: string;
+  feeds?: string;
+  feedBaseUrl?: string;
+}
+
+/** `--feeds a,b`: every id must be a known feed, or the user would silently get less data. */
+function parseFeeds(list: string | undefined): string[] | undefined {
+  if (list === undefined) return undefined;
+  const known = DEFAULT_FEEDS.map((f) => f.id);
+  const ids = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const id of ids) {
+    if (!known.includes(id)) {
+      throw new PalisadeError('E_INPUT', `unknown feed "${id}" (known: ${known.join(', ')})`, { subject: '--feeds' });
+    }
+  }
+  return ids;
 }
 
 function progressBar(io: Io): (p: { feed: string; received: number; total?: number }) => void {
@@ -41,13 +64,19 @@ export function dbCommand(io: Io, setExit: (code: number) => void): Command {
     )
     .option('--db <path>', 'database file (default: $PALISADE_DB or <cache>/db/palisade-vuln.db)')
     .option('--download-dir <dir>', 'where feed downloads are kept (default: <cache>/feeds)')
-    .action(async (flags: DbFlags & { downloadDir?: string }) => {
+    .option('--feeds <ids>', 'only these feeds (comma-separated ids, see docs/vulndb.md)')
+    .option('--feed-base-url <url>', 'fetch every feed from this mirror (env PALISADE_FEED_BASE_URL)')
+    .action(async (flags: UpdateFlags) => {
       const dbPath = flags.db ?? defaultDbPath(io.env);
+      const feeds = parseFeeds(flags.feeds);
       mkdirSync(dirname(dbPath), { recursive: true });
       const onProgress = progressBar(io);
       const summary = await updateDb(dbPath, {
         downloadDir: flags.downloadDir ?? join(defaultCacheDir(io.env), 'feeds'),
         onProgress,
+        env: io.env,
+        ...(feeds ? { feeds } : {}),
+        ...(flags.feedBaseUrl ? { baseUrl: flags.feedBaseUrl } : {}),
       });
       if (io.stderr.isTTY) io.stderr.write('\r\x1b[2K');
       for (const w of summary.warnings) io.stderr.write(`warning: ${w}\n`);

@@ -213,9 +213,8 @@ export class MatchIndex {
 
   /**
    * Load ecosystems ahead of matching (all of them, in one query, when `keys` is omitted). Names
-   * are still compiled on first lookup: compiling every stream up front cost more than the first
-   * match of a whole image does (most streams of a DB are other distro releases), see
-   * docs/vulndb.md "Matching performance".
+   * are still compiled on first lookup: compiling every stream up front cost more than the
+   * whole first match of the benchmark (most streams of a DB are other distro releases).
    */
   preload(keys?: readonly string[]): void {
     if (keys !== undefined) {
