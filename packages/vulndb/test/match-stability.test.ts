@@ -58,8 +58,10 @@ function distroOf(key: string): { os: OsInfo; type: PackageType } | undefined {
   const [distro, rel] = key.split(':');
   if (rel === undefined) return undefined;
   if (distro === 'alpine') return { os: { family: 'alpine', id: 'alpine', version: `${rel}.1` }, type: 'apk' };
-  if (distro === 'debian') return { os: { family: 'debian', id: 'debian', version: rel === 'sid' ? 'sid' : rel }, type: 'deb' };
-  if (distro === 'ubuntu' && /^\d+\.\d+$/.test(rel)) return { os: { family: 'ubuntu', id: 'ubuntu', version: rel }, type: 'deb' };
+  if (distro === 'debian')
+    return { os: { family: 'debian', id: 'debian', version: rel === 'sid' ? 'sid' : rel }, type: 'deb' };
+  if (distro === 'ubuntu' && /^\d+\.\d+$/.test(rel))
+    return { os: { family: 'ubuntu', id: 'ubuntu', version: rel }, type: 'deb' };
   if (distro === 'redhat') return { os: { family: 'rhel', id: 'rhel', version: `${rel}.0` }, type: 'rpm' };
   return undefined;
 }
@@ -78,7 +80,11 @@ interface StoredRanges {
 /** One candidate per (key, name) with every valid version its entries name, in row order. */
 function candidates(dbPath: string): Candidate[] {
   const sql = new Database(dbPath, { readonly: true });
-  const rows = sql.prepare('SELECT ecosystem, name, data FROM affected ORDER BY rowid').all() as Array<{ ecosystem: string; name: string; data: string }>;
+  const rows = sql.prepare('SELECT ecosystem, name, data FROM affected ORDER BY rowid').all() as Array<{
+    ecosystem: string;
+    name: string;
+    data: string;
+  }>;
   sql.close();
   const byKey = new Map<string, Candidate & { scheme: string }>();
   for (const r of rows) {
@@ -87,9 +93,14 @@ function candidates(dbPath: string): Candidate[] {
     const d = JSON.parse(r.data) as StoredRanges;
     const id = `${r.ecosystem} ${r.name}`;
     let c = byKey.get(id);
-    if (c === undefined) byKey.set(id, (c = { key: r.ecosystem, type, name: r.name, versions: [], highest: '', scheme: d.scheme ?? r.ecosystem }));
+    if (c === undefined)
+      byKey.set(
+        id,
+        (c = { key: r.ecosystem, type, name: r.name, versions: [], highest: '', scheme: d.scheme ?? r.ecosystem }),
+      );
     c.versions.push(...(d.versions ?? []));
-    for (const range of d.ranges ?? []) for (const e of range.events ?? []) for (const v of Object.values(e)) if (v && v !== '0') c.versions.push(v);
+    for (const range of d.ranges ?? [])
+      for (const e of range.events ?? []) for (const v of Object.values(e)) if (v && v !== '0') c.versions.push(v);
   }
   const out: Candidate[] = [];
   for (const c of byKey.values()) {
@@ -111,10 +122,12 @@ function draw(cands: readonly Candidate[], n: number, seed: number): Map<string,
   for (let i = 0; i < n; i++) {
     const c = pick(cands);
     let version = rand() < 0.3 ? c.highest : pick(c.versions);
-    if (c.type === 'golang' && normalizeVersion('go', `v${version}`) === version && rand() < 0.5) version = `v${version}`;
+    if (c.type === 'golang' && normalizeVersion('go', `v${version}`) === version && rand() < 0.5)
+      version = `v${version}`;
     const batch = LANGUAGE_TYPES[c.key] !== undefined ? 'language' : c.key;
     let p = pkg(c.type, c.name, version);
-    if (batch !== 'language' && rand() < 0.3) p = pkg(c.type, `lib${c.name}-bin`, version, { source: { name: c.name, version } });
+    if (batch !== 'language' && rand() < 0.3)
+      p = pkg(c.type, `lib${c.name}-bin`, version, { source: { name: c.name, version } });
     p = { ...p, id: `${p.id}-${i}` };
     const list = batches.get(batch);
     if (list) list.push(p);
@@ -133,7 +146,10 @@ function digest(matches: readonly VulnerabilityMatch[], packages: number): Golde
   const chunks: Golden['chunks'] = [];
   for (let i = 0; i < lines.length; i += CHUNK) {
     const m = matches[i] as VulnerabilityMatch;
-    chunks.push({ first: `${m.package.name}@${m.package.version} ${m.id}`, sha256: sha256(lines.slice(i, i + CHUNK).join('\n')) });
+    chunks.push({
+      first: `${m.package.name}@${m.package.version} ${m.id}`,
+      sha256: sha256(lines.slice(i, i + CHUNK).join('\n')),
+    });
   }
   return { packages, matches: matches.length, sha256: sha256(lines.join('\n')), chunks };
 }
@@ -167,14 +183,21 @@ test('match results over all of ../shared/vulndata are identical to the golden d
   const got = digest(all, PACKAGES);
   assert.ok(got.matches > 5000, `the draw should find many matches, found ${got.matches}`);
   if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(GOLDEN)) {
-    assert.equal(process.env['UPDATE_GOLDEN'], '1', `golden file missing: ${GOLDEN} (run with UPDATE_GOLDEN=1 on the reference code)`);
+    assert.equal(
+      process.env['UPDATE_GOLDEN'],
+      '1',
+      `golden file missing: ${GOLDEN} (run with UPDATE_GOLDEN=1 on the reference code)`,
+    );
     mkdirSync(dirname(GOLDEN), { recursive: true });
     writeFileSync(GOLDEN, `${JSON.stringify(got, null, 1)}\n`);
     return;
   }
   const want = JSON.parse(readFileSync(GOLDEN, 'utf8')) as Golden;
   const firstDiff = want.chunks.findIndex((c, i) => got.chunks[i]?.sha256 !== c.sha256);
-  const where = firstDiff < 0 ? 'no chunk differs' : `first differing chunk #${firstDiff} starts at ${want.chunks[firstDiff]?.first} (now ${got.chunks[firstDiff]?.first})`;
+  const where =
+    firstDiff < 0
+      ? 'no chunk differs'
+      : `first differing chunk #${firstDiff} starts at ${want.chunks[firstDiff]?.first} (now ${got.chunks[firstDiff]?.first})`;
   assert.equal(got.matches, want.matches, `match count changed; ${where}`);
   assert.equal(got.sha256, want.sha256, `match output changed; ${where}`);
 });

@@ -34,9 +34,33 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { type: 'golang', ecosystem: 'Go', name: 'example.com/tool', os: undefined, vulnerable: 'v1.5.0', fixed: 'v2.0.0', odd: ['latest', 'main', 'nightly'] },
-  { type: 'pypi', ecosystem: 'PyPI', name: 'toolpkg', os: undefined, vulnerable: '1.5', fixed: '2.0', odd: ['latest', 'unknown', 'nightly'] },
-  { type: 'npm', ecosystem: 'npm', name: 'toolpkg', os: undefined, vulnerable: '1.5.0', fixed: '2.0.0', odd: ['latest', 'next', 'nightly'] },
+  {
+    type: 'golang',
+    ecosystem: 'Go',
+    name: 'example.com/tool',
+    os: undefined,
+    vulnerable: 'v1.5.0',
+    fixed: 'v2.0.0',
+    odd: ['latest', 'main', 'nightly'],
+  },
+  {
+    type: 'pypi',
+    ecosystem: 'PyPI',
+    name: 'toolpkg',
+    os: undefined,
+    vulnerable: '1.5',
+    fixed: '2.0',
+    odd: ['latest', 'unknown', 'nightly'],
+  },
+  {
+    type: 'npm',
+    ecosystem: 'npm',
+    name: 'toolpkg',
+    os: undefined,
+    vulnerable: '1.5.0',
+    fixed: '2.0.0',
+    odd: ['latest', 'next', 'nightly'],
+  },
   {
     type: 'deb',
     ecosystem: 'Debian:12',
@@ -63,10 +87,20 @@ function osvRecords(c: Case, n: number): Array<{ file: string; body: object }> {
   const rangeType = c.type === 'golang' || c.type === 'npm' ? 'SEMVER' : 'ECOSYSTEM';
   const rec = (id: string, affected: object): { file: string; body: object } => ({
     file: `${id}.json`,
-    body: { schema_version: '1.4.0', id, modified: '2024-01-01T00:00:00Z', aliases: [], summary: id, affected: [affected] },
+    body: {
+      schema_version: '1.4.0',
+      id,
+      modified: '2024-01-01T00:00:00Z',
+      aliases: [],
+      summary: id,
+      affected: [affected],
+    },
   });
   return [
-    rec(`TEST-OPEN-${n}`, { package: { ecosystem: eco, name: c.name }, ranges: [{ type: rangeType, events: [{ introduced: '0' }] }] }),
+    rec(`TEST-OPEN-${n}`, {
+      package: { ecosystem: eco, name: c.name },
+      ranges: [{ type: rangeType, events: [{ introduced: '0' }] }],
+    }),
     rec(`TEST-FIXED-${n}`, {
       package: { ecosystem: eco, name: c.name },
       ranges: [{ type: rangeType, events: [{ introduced: '0' }, { fixed: bare(c.fixed) }] }],
@@ -106,7 +140,10 @@ function ids(d: SqliteVulnDb, c: Case, version: string): string[] {
 
 for (const c of CASES) {
   test(`${c.ecosystem}: a parsable version still matches (control)`, () => {
-    assert.deepEqual(ids(db, c, c.vulnerable).sort(), ['TEST-FIXED-' + CASES.indexOf(c), 'TEST-OPEN-' + CASES.indexOf(c)]);
+    assert.deepEqual(ids(db, c, c.vulnerable).sort(), [
+      'TEST-FIXED-' + CASES.indexOf(c),
+      'TEST-OPEN-' + CASES.indexOf(c),
+    ]);
     assert.deepEqual(ids(db, c, c.fixed), ['TEST-OPEN-' + CASES.indexOf(c)]);
   });
 

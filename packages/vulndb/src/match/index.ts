@@ -132,7 +132,8 @@ function compileName(slot: NameSlot, scheme: (name: string) => Compare | undefin
   const pending = slot.rows.map((r) => parseEntry(r.advisory, r.data, scheme));
   const { tables, indexOf } = tablesFor(pending);
   const entries = pending.map((p): CompiledEntry => {
-    const versions = p.stored.versions && p.stored.versions.length > 0 ? new ExactVersions(p.stored.versions) : undefined;
+    const versions =
+      p.stored.versions && p.stored.versions.length > 0 ? new ExactVersions(p.stored.versions) : undefined;
     return {
       advisory: p.advisory,
       ranges: p.ranges.map(({ range, cmp }) => {
@@ -203,7 +204,7 @@ export class MatchIndex {
   }
 
   private ecosystem(key: string): Map<string, NameSlot> {
-    let m = this.byEcosystem.get(key);
+    const m = this.byEcosystem.get(key);
     if (m) return m;
     const fresh = new Map<string, NameSlot>();
     this.addRows(this.file.affectedOf(key), () => fresh);
@@ -224,7 +225,7 @@ export class MatchIndex {
     const fresh = new Map<string, Map<string, NameSlot>>();
     const into = (k: string): Map<string, NameSlot> => {
       let m = fresh.get(k);
-      if (m === undefined) fresh.set(k, (m = new Map()));
+      if (m === undefined) fresh.set(k, (m = new Map<string, NameSlot>()));
       return m;
     };
     this.addRows(this.file.affectedAll(), into);

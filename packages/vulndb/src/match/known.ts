@@ -69,7 +69,7 @@ export class VersionUses {
 
   get(scheme: string, version: string, cmp: Compare | undefined): VersionUse {
     let m = this.byScheme.get(scheme);
-    if (m === undefined) this.byScheme.set(scheme, (m = new Map()));
+    if (m === undefined) this.byScheme.set(scheme, (m = new Map<string, VersionUse>()));
     const hit = m.get(version);
     if (hit !== undefined) return hit;
     const use = versionUse(scheme, version, cmp);

@@ -92,7 +92,9 @@ function mergedCvss(group: HitGroup): CvssScore[] {
   if (group.hits.length === 1) return (group.hits[0]?.record.data.cvss ?? []).slice();
   const seen = new Map<string, CvssScore>();
   for (const h of group.hits) for (const c of h.record.data.cvss) seen.set(`${c.source}|${c.vector}`, c);
-  return [...seen.values()].sort((a, b) => byString(b.version, a.version) || byString(a.source, b.source) || byString(a.vector, b.vector));
+  return [...seen.values()].sort(
+    (a, b) => byString(b.version, a.version) || byString(a.source, b.source) || byString(a.vector, b.vector),
+  );
 }
 
 interface SeverityPick {
@@ -110,7 +112,8 @@ function vendorSeverity(h: Hit): SeverityPick | undefined {
   const fromEntry = normalizeSeverity(h.entry.severity);
   const fromRecord = normalizeSeverity(h.record.data.severity);
   if (fromEntry !== 'unknown') pick = { severity: fromEntry, source: h.entry.severitySource ?? h.record.feed };
-  else if (fromRecord !== 'unknown') pick = { severity: fromRecord, source: h.record.data.severitySource ?? h.record.feed };
+  else if (fromRecord !== 'unknown')
+    pick = { severity: fromRecord, source: h.record.data.severitySource ?? h.record.feed };
   vendorOfEntry.set(h.entry, pick);
   return pick ?? undefined;
 }
@@ -278,9 +281,13 @@ export class SqliteVulnDb implements VulnDb {
       severity: sev.severity,
       severitySource: sev.source,
       cvss,
-      dataSource: rec.url ? { feed: primary.record.feed, id: primary.record.id, url: rec.url } : { feed: primary.record.feed, id: primary.record.id },
+      dataSource: rec.url
+        ? { feed: primary.record.feed, id: primary.record.id, url: rec.url }
+        : { feed: primary.record.feed, id: primary.record.id },
       references:
-        group.hits.length === 1 ? rec.references.slice() : [...new Set(group.hits.flatMap((h) => h.record.data.references))].sort(),
+        group.hits.length === 1
+          ? rec.references.slice()
+          : [...new Set(group.hits.flatMap((h) => h.record.data.references))].sort(),
     };
     const title = rec.summary ?? firstDefined(group, (h) => h.record.data.summary);
     const description = rec.details ?? firstDefined(group, (h) => h.record.data.details);

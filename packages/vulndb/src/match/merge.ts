@@ -102,13 +102,14 @@ function foldUmbrellas(groups: HitGroup[]): HitGroup[] {
   for (const u of umbrellas) {
     const related = new Set(u.hits.flatMap((h) => h.record.data.related));
     const targets = [...related].map((cve) => where.get(cve));
-    if (targets.length > 0 && targets.every((t) => t !== undefined)) {
+    const found = targets.filter((t): t is number => t !== undefined);
+    if (targets.length > 0 && found.length === targets.length) {
       // Every CVE of the notice is already reported: the notice becomes an alias of each.
-      for (const t of targets) {
-        const ids = idsOf(out[t as number] as HitGroup);
+      for (const t of found) {
+        const ids = idsOf(out[t] as HitGroup);
         for (const id of idsOf(u)) {
           ids.add(id);
-          note(id, t as number);
+          note(id, t);
         }
       }
     } else {

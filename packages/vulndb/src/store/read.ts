@@ -26,7 +26,9 @@ export interface AdvisoryRow {
 function advisoryRow(r: { feed: string; id: string; data: string }): AdvisoryRow {
   const data = JSON.parse(r.data) as StoredAdvisory;
   // Sorted once here so a single-record finding can copy the list as it is.
-  data.cvss.sort((a, b) => byString(b.version, a.version) || byString(a.source, b.source) || byString(a.vector, b.vector));
+  data.cvss.sort(
+    (a, b) => byString(b.version, a.version) || byString(a.source, b.source) || byString(a.vector, b.vector),
+  );
   data.references.sort(byString);
   return { feed: r.feed, id: r.id, data };
 }
@@ -37,10 +39,14 @@ export class DbFile {
   private readonly advStmt: Database.Statement<[number], { feed: string; id: string; data: string }>;
   private readonly advManyStmt: Database.Statement<[string], { rowid: number; feed: string; id: string; data: string }>;
   private readonly kevStmt: Database.Statement<[string], { cve: string; data: string }>;
-  private readonly epssStmt: Database.Statement<[string], { cve: string; score: number; percentile: number; date: string | null }>;
+  private readonly epssStmt: Database.Statement<
+    [string],
+    { cve: string; score: number; percentile: number; date: string | null }
+  >;
 
   constructor(readonly path: string) {
-    if (!existsSync(path)) throw new PalisadeError('E_DB', `no vulnerability database here; ${UPDATE_HINT}`, { subject: path });
+    if (!existsSync(path))
+      throw new PalisadeError('E_DB', `no vulnerability database here; ${UPDATE_HINT}`, { subject: path });
     try {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
       this.checkSchema();
@@ -49,18 +55,25 @@ export class DbFile {
         'SELECT rowid, feed, id, data FROM advisories WHERE rowid IN (SELECT value FROM json_each(?))',
       );
       this.kevStmt = this.db.prepare('SELECT cve, data FROM kev WHERE cve IN (SELECT value FROM json_each(?))');
-      this.epssStmt = this.db.prepare('SELECT cve, score, percentile, date FROM epss WHERE cve IN (SELECT value FROM json_each(?))');
+      this.epssStmt = this.db.prepare(
+        'SELECT cve, score, percentile, date FROM epss WHERE cve IN (SELECT value FROM json_each(?))',
+      );
     } catch (err) {
       if (err instanceof PalisadeError) throw err;
-      throw new PalisadeError('E_DB', `not a readable vulnerability database (${(err as Error).message}); ${UPDATE_HINT}`, {
-        subject: path,
-        cause: err,
-      });
+      throw new PalisadeError(
+        'E_DB',
+        `not a readable vulnerability database (${(err as Error).message}); ${UPDATE_HINT}`,
+        {
+          subject: path,
+          cause: err,
+        },
+      );
     }
   }
 
   private checkSchema(): void {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
+      { value: string } | undefined;
     const found = row === undefined ? NaN : Number(row.value);
     if (found !== SCHEMA_VERSION) {
       this.db.close();
@@ -73,25 +86,35 @@ export class DbFile {
   }
 
   status(): DbStatus {
-    const builtAt = (this.db.prepare("SELECT value FROM meta WHERE key = 'built_at'").get() as { value: string } | undefined)?.value ?? '';
-    const feeds = this.db.prepare('SELECT id, updated_at AS updatedAt, records FROM feeds ORDER BY id').all() as DbStatus['feeds'];
+    const builtAt =
+      (this.db.prepare("SELECT value FROM meta WHERE key = 'built_at'").get() as { value: string } | undefined)
+        ?.value ?? '';
+    const feeds = this.db
+      .prepare('SELECT id, updated_at AS updatedAt, records FROM feeds ORDER BY id')
+      .all() as DbStatus['feeds'];
     return { schemaVersion: SCHEMA_VERSION, builtAt, feeds };
   }
 
   /** The affected rows of one ecosystem key; one name's rows come in stored order (the index ends in rowid). */
   affectedOf(ecosystem: string): AffectedRow[] {
-    return this.db.prepare('SELECT ecosystem, name, advisory, data FROM affected WHERE ecosystem = ?').all(ecosystem) as AffectedRow[];
+    return this.db
+      .prepare('SELECT ecosystem, name, advisory, data FROM affected WHERE ecosystem = ?')
+      .all(ecosystem) as AffectedRow[];
   }
 
   /** Every affected row in stored order (as affectedOf gives one name's rows): one scan, for preload. */
   affectedAll(): AffectedRow[] {
-    return this.db.prepare('SELECT ecosystem, name, advisory, data FROM affected ORDER BY rowid').all() as AffectedRow[];
+    return this.db
+      .prepare('SELECT ecosystem, name, advisory, data FROM affected ORDER BY rowid')
+      .all() as AffectedRow[];
   }
 
   ecosystems(): string[] {
-    return (this.db.prepare('SELECT DISTINCT ecosystem FROM affected ORDER BY ecosystem').all() as Array<{ ecosystem: string }>).map(
-      (r) => r.ecosystem,
-    );
+    return (
+      this.db.prepare('SELECT DISTINCT ecosystem FROM affected ORDER BY ecosystem').all() as Array<{
+        ecosystem: string;
+      }>
+    ).map((r) => r.ecosystem);
   }
 
   advisory(rowid: number): AdvisoryRow | undefined {
