@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: registry + image tools for real-registry tests, debootstrap for real Debian images,
 # and the reference tools the differential tests compare with (dpkg/rpm/PEP 440/RubyGems/PHP/Go).
-DEB_PACKAGES=(docker-registry skopeo umoci debootstrap zstd ca-certificates openssl apache2-utils rpm ruby php-cli golang-go python3-packaging)
+DEB_PACKAGES=(
+  docker-registry skopeo umoci podman runc debootstrap zstd zip unzip git binutils gcc ca-certificates openssl
+  apache2-utils rpm ruby php-cli golang-go python3-packaging chromium
+)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

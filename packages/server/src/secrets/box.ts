@@ -19,7 +19,8 @@ export interface SecretBox {
 }
 
 export function createSecretBox(key: Buffer): SecretBox {
-  if (key.length !== SECRET_KEY_BYTES) throw new PalisadeError('E_CONFIG', `secret key must be ${SECRET_KEY_BYTES} bytes`);
+  if (key.length !== SECRET_KEY_BYTES)
+    throw new PalisadeError('E_CONFIG', `secret key must be ${SECRET_KEY_BYTES} bytes`);
   // Own copy: the caller's buffer may be reused or zeroed.
   const k = Buffer.from(key);
   return {
@@ -42,12 +43,15 @@ function open(key: Buffer, sealed: string, context: string): string {
     throw new PalisadeError('E_CORRUPT', 'encrypted secret has an unknown format', { subject: context });
   }
   const raw = Buffer.from(sealed.slice(dot + 1), 'base64url');
-  if (raw.length < IV_BYTES + TAG_BYTES) throw new PalisadeError('E_CORRUPT', 'encrypted secret is truncated', { subject: context });
+  if (raw.length < IV_BYTES + TAG_BYTES)
+    throw new PalisadeError('E_CORRUPT', 'encrypted secret is truncated', { subject: context });
   const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
   decipher.setAAD(Buffer.from(context, 'utf8'));
   decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
   try {
-    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString(
+      'utf8',
+    );
   } catch (err) {
     throw new PalisadeError(
       'E_CORRUPT',

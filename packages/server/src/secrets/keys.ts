@@ -28,9 +28,13 @@ export function parseSecretKey(text: string, subject = SECRET_KEY_ENV): Buffer {
       ? Buffer.from(s, 'base64')
       : Buffer.alloc(0);
   if (key.length !== SECRET_KEY_BYTES) {
-    throw new PalisadeError('E_CONFIG', `secret key must be ${SECRET_KEY_BYTES} bytes, written as 64 hex digits or base64`, {
-      subject,
-    });
+    throw new PalisadeError(
+      'E_CONFIG',
+      `secret key must be ${SECRET_KEY_BYTES} bytes, written as 64 hex digits or base64`,
+      {
+        subject,
+      },
+    );
   }
   return key;
 }
@@ -40,9 +44,13 @@ export function loadSecretKey(source: SecretKeySource): Buffer {
   const fromEnv = (source.env ?? process.env)[SECRET_KEY_ENV];
   if (fromEnv !== undefined && fromEnv.trim() !== '') return parseSecretKey(fromEnv);
   if (source.dataDir === undefined) {
-    throw new PalisadeError('E_CONFIG', `set ${SECRET_KEY_ENV} (32 bytes, base64 or hex): no data dir to keep a key file in`, {
-      subject: SECRET_KEY_ENV,
-    });
+    throw new PalisadeError(
+      'E_CONFIG',
+      `set ${SECRET_KEY_ENV} (32 bytes, base64 or hex): no data dir to keep a key file in`,
+      {
+        subject: SECRET_KEY_ENV,
+      },
+    );
   }
   return readOrCreateKeyFile(join(source.dataDir, SECRET_KEY_FILE));
 }
@@ -61,7 +69,8 @@ export function readOrCreateKeyFile(path: string): Buffer {
   try {
     linkSync(tmp, path);
   } catch (err) {
-    if (!isErrno(err, 'EEXIST')) throw new PalisadeError('E_CONFIG', 'cannot create the secret key file', { subject: path, cause: err });
+    if (!isErrno(err, 'EEXIST'))
+      throw new PalisadeError('E_CONFIG', 'cannot create the secret key file', { subject: path, cause: err });
   } finally {
     unlinkSync(tmp);
   }

@@ -6,7 +6,20 @@
  */
 import { severityRank, SEVERITIES, type PackageType, type ScanReport, type Severity } from '@palisade/core';
 import { nowIso, type RepoContext } from './context.js';
-import { bool, first, jsonArray, lockTx, num, optNum, optStr, Params, str, type Row, type SqlExecutor, type SqlValue } from './sql.js';
+import {
+  bool,
+  first,
+  jsonArray,
+  lockTx,
+  num,
+  optNum,
+  optStr,
+  Params,
+  str,
+  type Row,
+  type SqlExecutor,
+  type SqlValue,
+} from './sql.js';
 import type { DigestScanResult, Finding, FindingInput, FindingRepository, PackageRecord } from './types.js';
 
 // Rows per multi-row INSERT: 16 columns × 400 stays far below both engines' parameter limits.
@@ -54,7 +67,9 @@ export async function dropDigest(ctx: RepoContext, tx: SqlExecutor, digest: stri
 }
 
 async function vulnIdsOf(tx: SqlExecutor, digest: string): Promise<string[]> {
-  return (await tx.all('SELECT DISTINCT vuln_id FROM findings WHERE digest = $1', [digest])).map((r) => str(r, 'vuln_id'));
+  return (await tx.all('SELECT DISTINCT vuln_id FROM findings WHERE digest = $1', [digest])).map((r) =>
+    str(r, 'vuln_id'),
+  );
 }
 
 async function insertPackages(tx: SqlExecutor, digest: string, packages: readonly PackageRecord[]): Promise<void> {
@@ -73,8 +88,22 @@ async function insertPackages(tx: SqlExecutor, digest: string, packages: readonl
 
 async function insertFindings(tx: SqlExecutor, digest: string, findings: readonly FindingInput[]): Promise<void> {
   const cols = [
-    'digest', 'vuln_id', 'package_id', 'aliases', 'package_name', 'package_version', 'package_type', 'purl',
-    'severity_rank', 'fixable', 'fixed_versions', 'kev', 'epss', 'epss_percentile', 'layer_digest', 'title',
+    'digest',
+    'vuln_id',
+    'package_id',
+    'aliases',
+    'package_name',
+    'package_version',
+    'package_type',
+    'purl',
+    'severity_rank',
+    'fixable',
+    'fixed_versions',
+    'kev',
+    'epss',
+    'epss_percentile',
+    'layer_digest',
+    'title',
   ];
   await insertBatched(tx, 'findings', cols, findings, (f) => [
     digest,
@@ -106,8 +135,16 @@ async function insertBatched<T>(
 ): Promise<void> {
   for (let start = 0; start < items.length; start += INSERT_BATCH) {
     const p = new Params();
-    const tuples = items.slice(start, start + INSERT_BATCH).map((it) => `(${values(it).map((v) => p.add(v)).join(', ')})`);
-    await tx.run(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, p.values);
+    const tuples = items.slice(start, start + INSERT_BATCH).map(
+      (it) =>
+        `(${values(it)
+          .map((v) => p.add(v))
+          .join(', ')})`,
+    );
+    await tx.run(
+      `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`,
+      p.values,
+    );
   }
 }
 
@@ -149,23 +186,24 @@ async function refreshVulnerabilities(ctx: RepoContext, tx: SqlExecutor, ids: re
 }
 
 export async function findingsForDigest(ex: SqlExecutor, digest: string): Promise<Finding[]> {
-  const rows = await ex.all('SELECT * FROM findings WHERE digest = $1 ORDER BY severity_rank DESC, vuln_id, package_name, package_id', [digest]);
+  const rows = await ex.all(
+    'SELECT * FROM findings WHERE digest = $1 ORDER BY severity_rank DESC, vuln_id, package_name, package_id',
+    [digest],
+  );
   return rows.map(toFinding);
 }
 
 export async function packagesForDigest(ex: SqlExecutor, digest: string): Promise<PackageRecord[]> {
   const rows = await ex.all('SELECT * FROM packages WHERE digest = $1 ORDER BY name, version, package_id', [digest]);
-  return rows.map(
-    (r): PackageRecord => ({
-      id: str(r, 'package_id'),
-      name: str(r, 'name'),
-      version: str(r, 'version'),
-      type: str(r, 'type') as PackageType,
-      purl: str(r, 'purl'),
-      licenses: jsonArray(r, 'licenses'),
-      layerDigest: optStr(r, 'layer_digest'),
-    }),
-  );
+  return rows.map((r): PackageRecord => ({
+    id: str(r, 'package_id'),
+    name: str(r, 'name'),
+    version: str(r, 'version'),
+    type: str(r, 'type') as PackageType,
+    purl: str(r, 'purl'),
+    licenses: jsonArray(r, 'licenses'),
+    layerDigest: optStr(r, 'layer_digest'),
+  }));
 }
 
 function toFinding(r: Row): Finding {

@@ -9,7 +9,15 @@ import { dropDigest, findingsForDigest, packagesForDigest, rankSeverity } from '
 import { clampLimit, clampOffset, cursorOf, keyset, likeContains } from './paging.js';
 import { first, forUpdate, jsonArray, num, optNum, optStr, Params, str, type Row } from './sql.js';
 import { required } from './tokens.js';
-import type { ImageListQuery, ImageRecord, ImageRepository, ImageSort, ImageSummary, Page, SeverityCounts } from './types.js';
+import type {
+  ImageListQuery,
+  ImageRecord,
+  ImageRepository,
+  ImageSort,
+  ImageSummary,
+  Page,
+  SeverityCounts,
+} from './types.js';
 
 const SELECT = `SELECT i.*, d.scan_id, d.scanned_at, d.packages, d.total, d.fixable, d.max_rank,
   d.n_critical, d.n_high, d.n_medium, d.n_low, d.n_negligible, d.n_unknown,
@@ -20,7 +28,14 @@ const SORTS: Record<ImageSort, readonly string[]> = {
   repository: ['i.repository', 'i.id'],
   lastScanned: [`COALESCE(d.scanned_at, '')`, 'i.id'],
   lastPushed: [`COALESCE(i.last_pushed_at, '')`, 'i.id'],
-  severity: ['COALESCE(d.max_rank, -1)', 'COALESCE(d.n_critical, 0)', 'COALESCE(d.n_high, 0)', 'COALESCE(d.n_medium, 0)', 'COALESCE(d.n_low, 0)', 'i.id'],
+  severity: [
+    'COALESCE(d.max_rank, -1)',
+    'COALESCE(d.n_critical, 0)',
+    'COALESCE(d.n_high, 0)',
+    'COALESCE(d.n_medium, 0)',
+    'COALESCE(d.n_low, 0)',
+    'i.id',
+  ],
   total: ['COALESCE(d.total, 0)', 'i.id'],
 };
 
@@ -75,7 +90,10 @@ export function createImageRepository(ctx: RepoContext): ImageRepository {
     async detail(id) {
       const image = await getBy('i.id = $1', [id]);
       if (!image) return null;
-      const [packages, vulnerabilities] = [await packagesForDigest(ex, image.digest), await findingsForDigest(ex, image.digest)];
+      const [packages, vulnerabilities] = [
+        await packagesForDigest(ex, image.digest),
+        await findingsForDigest(ex, image.digest),
+      ];
       return { image, packages, vulnerabilities };
     },
 
@@ -101,7 +119,10 @@ async function listImages(ctx: RepoContext, q: ImageListQuery): Promise<Page<Ima
   const total = num(required(await first(ctx.ex, countSql, p.values)), 'n');
 
   const exprs = SORTS[q.sort ?? 'severity'];
-  if (!exprs) throw new PalisadeError('E_INPUT', `unknown sort (use ${Object.keys(SORTS).join(', ')})`, { subject: String(q.sort) });
+  if (!exprs)
+    throw new PalisadeError('E_INPUT', `unknown sort (use ${Object.keys(SORTS).join(', ')})`, {
+      subject: String(q.sort),
+    });
   const ks = keyset(exprs, q.order ?? 'desc', q.cursor, p);
   const conds = ks.after ? [...where, ks.after] : where;
   const offset = q.cursor === undefined ? clampOffset(q.offset) : 0;
@@ -119,7 +140,9 @@ function imageFilters(q: ImageListQuery, p: Params): string[] {
   if (q.repository !== undefined) where.push(`i.repository = ${p.add(q.repository)}`);
   if (q.text !== undefined && q.text !== '') {
     const like = p.add(likeContains(q.text));
-    where.push(`(LOWER(i.repository) LIKE ${like} ESCAPE '\\' OR LOWER(i.tags) LIKE ${like} ESCAPE '\\' OR i.digest LIKE ${like} ESCAPE '\\')`);
+    where.push(
+      `(LOWER(i.repository) LIKE ${like} ESCAPE '\\' OR LOWER(i.tags) LIKE ${like} ESCAPE '\\' OR i.digest LIKE ${like} ESCAPE '\\')`,
+    );
   }
   const sevs = (q.severity ?? []).map(checkSeverity);
   if (sevs.length > 0) {
@@ -159,7 +182,14 @@ export function toRecord(row: Row, scannedAt: string | null): ImageRecord {
 
 function counts(row: Row, prefix: 'n_' | 'f_'): SeverityCounts {
   const c = (s: Severity): number => num(row, `${prefix}${s}`);
-  return { critical: c('critical'), high: c('high'), medium: c('medium'), low: c('low'), negligible: c('negligible'), unknown: c('unknown') };
+  return {
+    critical: c('critical'),
+    high: c('high'),
+    medium: c('medium'),
+    low: c('low'),
+    negligible: c('negligible'),
+    unknown: c('unknown'),
+  };
 }
 
 function toSummary(row: Row): ImageSummary {

@@ -58,15 +58,23 @@ export type OpenStorageOptions = EmbeddedStorageOptions | PostgresStorageOptions
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 10_000, maxMs: 3_600_000 };
 
 /** Options from the environment: PostgreSQL when DATABASE_URL is set, else embedded in `dataDir`. */
-export function storageOptionsFromEnv(env: Readonly<Record<string, string | undefined>>, dataDir: string): OpenStorageOptions {
+export function storageOptionsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  dataDir: string,
+): OpenStorageOptions {
   const url = env['DATABASE_URL'];
   return url !== undefined && url.trim() !== '' ? { databaseUrl: url.trim(), dataDir, env } : { dataDir, env };
 }
 
 export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   const clock = opts.clock ?? systemClock;
-  const key = opts.secretKey ?? loadSecretKey({ env: opts.env, ...(opts.dataDir !== undefined ? { dataDir: ensureDir(opts.dataDir) } : {}) });
-  const db = opts.databaseUrl !== undefined ? openPg(opts) : openSqlite({ path: join(ensureDir(opts.dataDir), EMBEDDED_DB_FILE) });
+  const key =
+    opts.secretKey ??
+    loadSecretKey({ env: opts.env, ...(opts.dataDir !== undefined ? { dataDir: ensureDir(opts.dataDir) } : {}) });
+  const db =
+    opts.databaseUrl !== undefined
+      ? openPg(opts)
+      : openSqlite({ path: join(ensureDir(opts.dataDir), EMBEDDED_DB_FILE) });
   const lockPrefix = `palisade.${opts.databaseUrl !== undefined ? (opts.schema ?? 'default') : 'embedded'}`;
   try {
     await migrate(db, opts.migrations ?? MIGRATIONS, clock, `${lockPrefix}.migrate`);

@@ -101,12 +101,10 @@ export function createJobQueue(ctx: RepoContext): JobQueue {
 
     async heartbeat(jobId, workerId, leaseMs) {
       checkLease(leaseMs);
-      const n = await ex.run(`UPDATE jobs SET lease_until = $3, updated_at = $4 WHERE id = $1 AND locked_by = $2 AND status = 'running'`, [
-        jobId,
-        workerId,
-        later(ctx, leaseMs),
-        nowIso(ctx),
-      ]);
+      const n = await ex.run(
+        `UPDATE jobs SET lease_until = $3, updated_at = $4 WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+        [jobId, workerId, later(ctx, leaseMs), nowIso(ctx)],
+      );
       return n > 0;
     },
 
@@ -147,7 +145,10 @@ export function createJobQueue(ctx: RepoContext): JobQueue {
       if (q.kind !== undefined) where.push(`kind = ${p.add(q.kind)}`);
       const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';
       const total = num((await first(ex, `SELECT COUNT(*) AS n FROM jobs${w}`, p.values)) ?? {}, 'n');
-      const rows = await ex.all(`SELECT * FROM jobs${w} ORDER BY created_at DESC, id DESC LIMIT ${clampLimit(q.limit)} OFFSET ${clampOffset(q.offset)}`, p.values);
+      const rows = await ex.all(
+        `SELECT * FROM jobs${w} ORDER BY created_at DESC, id DESC LIMIT ${clampLimit(q.limit)} OFFSET ${clampOffset(q.offset)}`,
+        p.values,
+      );
       return { items: rows.map(toJob), total, nextCursor: null };
     },
 
@@ -171,7 +172,8 @@ async function enqueue(ctx: RepoContext, input: EnqueueInput): Promise<EnqueueRe
   if (!input.kind) throw new PalisadeError('E_INPUT', 'a job needs a kind', { subject: 'jobs' });
   if (payload === undefined) throw new PalisadeError('E_INPUT', 'job payload must be JSON', { subject: input.kind });
   const maxAttempts = input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new PalisadeError('E_INPUT', 'maxAttempts must be ≥ 1', { subject: input.kind });
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new PalisadeError('E_INPUT', 'maxAttempts must be ≥ 1', { subject: input.kind });
   const now = nowIso(ctx);
   // The insert and the lookup are two statements: the existing job may finish between them, and
   // then the next insert succeeds. A few rounds always settle it.
@@ -180,11 +182,24 @@ async function enqueue(ctx: RepoContext, input: EnqueueInput): Promise<EnqueueRe
       ctx.ex,
       `INSERT INTO jobs (id, kind, payload, status, dedupe_key, concurrency_key, attempts, max_attempts, run_at, created_at, updated_at)
        VALUES ($1, $2, $3, 'queued', $4, $5, 0, $6, $7, $8, $8) ON CONFLICT DO NOTHING RETURNING *`,
-      [randomUUID(), input.kind, payload, input.dedupeKey ?? null, input.concurrencyKey ?? null, maxAttempts, input.runAt ?? now, now],
+      [
+        randomUUID(),
+        input.kind,
+        payload,
+        input.dedupeKey ?? null,
+        input.concurrencyKey ?? null,
+        maxAttempts,
+        input.runAt ?? now,
+        now,
+      ],
     );
     if (row) return { job: toJob(row), created: true };
     if (input.dedupeKey === undefined) break;
-    const existing = await first(ctx.ex, `SELECT * FROM jobs WHERE dedupe_key = $1 AND status IN ('queued', 'running')`, [input.dedupeKey]);
+    const existing = await first(
+      ctx.ex,
+      `SELECT * FROM jobs WHERE dedupe_key = $1 AND status IN ('queued', 'running')`,
+      [input.dedupeKey],
+    );
     if (existing) return { job: toJob(existing), created: false };
   }
   throw new PalisadeError('E_INTERNAL', 'could not enqueue the job', { subject: input.dedupeKey ?? input.kind });
@@ -232,12 +247,21 @@ async function saturatedKeys(tx: SqlExecutor, limits: Readonly<Record<string, nu
 }
 
 /** The oldest due job, row-locked on PostgreSQL (rows other claimers hold are skipped, not waited for). */
-async function nextCandidate(tx: SqlExecutor, kinds: readonly string[] | undefined, saturated: string[], now: string): Promise<Row | undefined> {
+async function nextCandidate(
+  tx: SqlExecutor,
+  kinds: readonly string[] | undefined,
+  saturated: string[],
+  now: string,
+): Promise<Row | undefined> {
   const p = new Params();
   const where = [`status = 'queued'`, `run_at <= ${p.add(now)}`];
   if (kinds !== undefined) where.push(`kind IN (${p.list(kinds)})`);
   if (saturated.length > 0) where.push(`(concurrency_key IS NULL OR concurrency_key NOT IN (${p.list(saturated)}))`);
-  return first(tx, `SELECT id, concurrency_key FROM jobs WHERE ${where.join(' AND ')} ORDER BY run_at, id LIMIT 1${forUpdate(tx, 'SKIP LOCKED')}`, p.values);
+  return first(
+    tx,
+    `SELECT id, concurrency_key FROM jobs WHERE ${where.join(' AND ')} ORDER BY run_at, id LIMIT 1${forUpdate(tx, 'SKIP LOCKED')}`,
+    p.values,
+  );
 }
 
 /**
@@ -247,13 +271,25 @@ async function nextCandidate(tx: SqlExecutor, kinds: readonly string[] | undefin
  */
 async function underLimit(ctx: RepoContext, tx: SqlExecutor, key: string, limit: number): Promise<boolean> {
   await lockTx(tx, `${ctx.lockPrefix}.jobs.${key}`);
-  const row = await first(tx, `SELECT COUNT(*) AS n FROM jobs WHERE status = 'running' AND concurrency_key = $1`, [key]);
+  const row = await first(tx, `SELECT COUNT(*) AS n FROM jobs WHERE status = 'running' AND concurrency_key = $1`, [
+    key,
+  ]);
   return num(row ?? {}, 'n') < limit;
 }
 
-async function fail(ctx: RepoContext, jobId: string, workerId: string, error: string, retryable: boolean): Promise<Job | null> {
+async function fail(
+  ctx: RepoContext,
+  jobId: string,
+  workerId: string,
+  error: string,
+  retryable: boolean,
+): Promise<Job | null> {
   return ctx.ex.transaction(async (tx) => {
-    const cur = await first(tx, `SELECT * FROM jobs WHERE id = $1 AND locked_by = $2 AND status = 'running'${forUpdate(tx)}`, [jobId, workerId]);
+    const cur = await first(
+      tx,
+      `SELECT * FROM jobs WHERE id = $1 AND locked_by = $2 AND status = 'running'${forUpdate(tx)}`,
+      [jobId, workerId],
+    );
     if (!cur) return null;
     const job = toJob(cur);
     const now = nowIso(ctx);
@@ -262,7 +298,14 @@ async function fail(ctx: RepoContext, jobId: string, workerId: string, error: st
       tx,
       `UPDATE jobs SET status = $2, last_error = $3, run_at = $4, finished_at = $5, locked_by = NULL, lease_until = NULL, updated_at = $6
        WHERE id = $1 RETURNING *`,
-      [jobId, final ? 'failed' : 'queued', error, final ? job.runAt : later(ctx, backoffMs(ctx.backoff, job.attempts)), final ? now : null, now],
+      [
+        jobId,
+        final ? 'failed' : 'queued',
+        error,
+        final ? job.runAt : later(ctx, backoffMs(ctx.backoff, job.attempts)),
+        final ? now : null,
+        now,
+      ],
     );
     return row ? toJob(row) : null;
   });
@@ -278,7 +321,8 @@ function later(ctx: RepoContext, ms: number): string {
 }
 
 function checkLease(ms: number): void {
-  if (!Number.isFinite(ms) || ms <= 0) throw new PalisadeError('E_INPUT', 'lease must be a positive number of milliseconds', { subject: 'jobs' });
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new PalisadeError('E_INPUT', 'lease must be a positive number of milliseconds', { subject: 'jobs' });
 }
 
 function toJob(r: Row): Job {

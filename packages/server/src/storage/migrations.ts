@@ -130,8 +130,9 @@ CREATE TABLE vulnerabilities (
   affected_packages INTEGER NOT NULL,
   updated_at TEXT NOT NULL
 );
-CREATE INDEX vulnerabilities_rank ON vulnerabilities (severity_rank, affected_images);
-CREATE INDEX vulnerabilities_affected ON vulnerabilities (affected_images);
+-- Each index matches a sort of the list (with the tie-breaker last) so a page is an index range scan.
+CREATE INDEX vulnerabilities_rank ON vulnerabilities (severity_rank, affected_images, vuln_id);
+CREATE INDEX vulnerabilities_affected ON vulnerabilities (affected_images, severity_rank, vuln_id);
 
 CREATE TABLE scans (
   id TEXT PRIMARY KEY,
@@ -201,7 +202,12 @@ const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS schema_migrations (
  * Bring the schema up to date. Safe to call at every start and from several replicas at once:
  * on PostgreSQL each step holds an advisory lock and re-checks what is applied under it.
  */
-export async function migrate(db: Database, migrations: readonly Migration[], clock: Clock, lockName: string): Promise<MigrationResult> {
+export async function migrate(
+  db: Database,
+  migrations: readonly Migration[],
+  clock: Clock,
+  lockName: string,
+): Promise<MigrationResult> {
   checkList(migrations);
   await db.transaction(async (tx) => {
     await lockTx(tx, lockName);
@@ -211,9 +217,13 @@ export async function migrate(db: Database, migrations: readonly Migration[], cl
   const current = await appliedVersions(db);
   const newest = Math.max(0, ...current);
   if (newest > known) {
-    throw new PalisadeError('E_DB', `database schema is at version ${newest}, newer than this Palisade knows (${known}); upgrade Palisade`, {
-      subject: 'storage',
-    });
+    throw new PalisadeError(
+      'E_DB',
+      `database schema is at version ${newest}, newer than this Palisade knows (${known}); upgrade Palisade`,
+      {
+        subject: 'storage',
+      },
+    );
   }
   const applied: number[] = [];
   for (const m of migrations) {
@@ -256,9 +266,13 @@ function checkList(migrations: readonly Migration[]): void {
   let last = 0;
   for (const m of migrations) {
     if (!Number.isInteger(m.version) || m.version <= last) {
-      throw new PalisadeError('E_INTERNAL', `migrations must have increasing positive integer versions (at ${m.version})`, {
-        subject: 'storage',
-      });
+      throw new PalisadeError(
+        'E_INTERNAL',
+        `migrations must have increasing positive integer versions (at ${m.version})`,
+        {
+          subject: 'storage',
+        },
+      );
     }
     last = m.version;
   }

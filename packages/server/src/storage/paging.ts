@@ -13,13 +13,15 @@ export const MAX_LIMIT = 500;
 
 export function clampLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1) throw new PalisadeError('E_INPUT', 'limit must be a positive integer', { subject: 'limit' });
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new PalisadeError('E_INPUT', 'limit must be a positive integer', { subject: 'limit' });
   return Math.min(limit, MAX_LIMIT);
 }
 
 export function clampOffset(offset: number | undefined): number {
   if (offset === undefined) return 0;
-  if (!Number.isInteger(offset) || offset < 0) throw new PalisadeError('E_INPUT', 'offset must be a non-negative integer', { subject: 'offset' });
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new PalisadeError('E_INPUT', 'offset must be a non-negative integer', { subject: 'offset' });
   return offset;
 }
 
@@ -37,7 +39,7 @@ export function decodeCursor(cursor: string, arity: number): SqlValue[] {
   if (!Array.isArray(v) || v.length !== arity || !v.every((x) => typeof x === 'string' || typeof x === 'number')) {
     throw new PalisadeError('E_INPUT', 'invalid cursor (was it made for another sort?)', { subject: 'cursor' });
   }
-  return v as SqlValue[];
+  return v;
 }
 
 export interface KeysetPlan {
@@ -64,7 +66,8 @@ export function cursorOf(row: Row, arity: number): string {
   const values: SqlValue[] = [];
   for (let i = 0; i < arity; i++) {
     const v = row[`k${i}`];
-    values.push(typeof v === 'number' || typeof v === 'string' ? v : v === null || v === undefined ? null : String(v));
+    // Sort expressions are text or numbers; a BIGINT may come back as bigint.
+    values.push(typeof v === 'number' || typeof v === 'string' ? v : typeof v === 'bigint' ? Number(v) : null);
   }
   return encodeCursor(values);
 }

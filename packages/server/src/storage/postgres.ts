@@ -22,7 +22,9 @@ const RETRIES = 3;
 
 export function openPostgres(opts: PostgresOptions): Database {
   if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) {
-    throw new PalisadeError('E_CONFIG', 'schema name must be lowercase letters, digits and _', { subject: opts.schema });
+    throw new PalisadeError('E_CONFIG', 'schema name must be lowercase letters, digits and _', {
+      subject: opts.schema,
+    });
   }
   // Counts and BIGINTs as numbers, on this pool only (pg.types is process-wide).
   const types = new pg.TypeOverrides();
@@ -54,7 +56,9 @@ export function isConnectionError(err: unknown): boolean {
     if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
   }
   const message = err instanceof Error ? err.message : '';
-  return /Connection terminated|connection is closed|Client has encountered a connection error|not queryable/i.test(message);
+  return /Connection terminated|connection is closed|Client has encountered a connection error|not queryable/i.test(
+    message,
+  );
 }
 
 class PostgresDatabase implements Database {
@@ -180,8 +184,12 @@ class PostgresTx implements SqlExecutor {
 
 function wrapConnection(err: unknown): unknown {
   if (!isConnectionError(err)) return err;
-  return new PalisadeError('E_NETWORK', `lost the connection to PostgreSQL: ${err instanceof Error ? err.message : String(err)}`, {
-    subject: 'DATABASE_URL',
-    cause: err,
-  });
+  return new PalisadeError(
+    'E_NETWORK',
+    `lost the connection to PostgreSQL: ${err instanceof Error ? err.message : String(err)}`,
+    {
+      subject: 'DATABASE_URL',
+      cause: err,
+    },
+  );
 }

@@ -8,7 +8,7 @@ import { generateToken, hashToken, tokenMatches } from '../secrets/tokens.js';
 import { nowIso, type RepoContext } from './context.js';
 import { bool, first, isUniqueViolation, optStr, str, type Row, type SqlValue } from './sql.js';
 import { required } from './tokens.js';
-import type { Registry, RegistryCredentials, RegistryInput, RegistryPatch, RegistryRepository } from './types.js';
+import type { Registry, RegistryCredentials, RegistryInput, RegistryRepository } from './types.js';
 
 export function createRegistryRepository(ctx: RepoContext): RegistryRepository {
   const { ex } = ctx;
@@ -25,7 +25,16 @@ export function createRegistryRepository(ctx: RepoContext): RegistryRepository {
           ex,
           `INSERT INTO registries (id, name, url, insecure, read_only, publish_results, credentials, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *`,
-          [id, input.name, input.url, !!input.insecure, !!input.readOnly, !!input.publishResults, seal(id, input.credentials), now],
+          [
+            id,
+            input.name,
+            input.url,
+            !!input.insecure,
+            !!input.readOnly,
+            !!input.publishResults,
+            seal(id, input.credentials),
+            now,
+          ],
         ),
       );
       return toRegistry(required(row));
@@ -45,8 +54,11 @@ export function createRegistryRepository(ctx: RepoContext): RegistryRepository {
       if (patch.publishResults !== undefined) set('publish_results', patch.publishResults);
       if (patch.credentials !== undefined) set('credentials', seal(id, patch.credentials));
       set('updated_at', nowIso(ctx));
-      if (patch.name !== undefined || patch.url !== undefined) validate({ name: patch.name ?? 'x', url: patch.url ?? 'https://x' });
-      const row = await uniqueName(patch.name ?? '', () => first(ex, `UPDATE registries SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, params));
+      if (patch.name !== undefined || patch.url !== undefined)
+        validate({ name: patch.name ?? 'x', url: patch.url ?? 'https://x' });
+      const row = await uniqueName(patch.name ?? '', () =>
+        first(ex, `UPDATE registries SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, params),
+      );
       return row ? toRegistry(row) : null;
     },
 
@@ -77,7 +89,11 @@ export function createRegistryRepository(ctx: RepoContext): RegistryRepository {
 
     async rotateWebhookToken(id) {
       const token = generateToken('wh');
-      const n = await ex.run('UPDATE registries SET webhook_token_hash = $1, updated_at = $2 WHERE id = $3', [hashToken(token), nowIso(ctx), id]);
+      const n = await ex.run('UPDATE registries SET webhook_token_hash = $1, updated_at = $2 WHERE id = $3', [
+        hashToken(token),
+        nowIso(ctx),
+        id,
+      ]);
       if (n === 0) throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
       return token;
     },
@@ -99,14 +115,17 @@ async function uniqueName(name: string, write: () => Promise<Row | undefined>): 
   try {
     return await write();
   } catch (err) {
-    if (isUniqueViolation(err)) throw new PalisadeError('E_INPUT', 'a registry with this name exists', { subject: name, cause: err });
+    if (isUniqueViolation(err))
+      throw new PalisadeError('E_INPUT', 'a registry with this name exists', { subject: name, cause: err });
     throw err;
   }
 }
 
 function validate(input: Pick<RegistryInput, 'name' | 'url'>): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(input.name)) {
-    throw new PalisadeError('E_INPUT', 'registry name must be 1-63 letters, digits, ".", "_" or "-"', { subject: input.name });
+    throw new PalisadeError('E_INPUT', 'registry name must be 1-63 letters, digits, ".", "_" or "-"', {
+      subject: input.name,
+    });
   }
   if (!/^https?:\/\/[^\s/]+/.test(input.url)) {
     throw new PalisadeError('E_INPUT', 'registry url must start with http:// or https://', { subject: input.url });

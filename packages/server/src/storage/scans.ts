@@ -8,7 +8,8 @@ import { required } from './tokens.js';
 import { SCAN_STATUSES, type ScanRecord, type ScanRepository, type ScanStatus } from './types.js';
 
 // Everything but the report, which can be megabytes: lists never read it.
-const COLUMNS = 'id, image_ref, digest, status, error, attempts, job_id, queued_at, started_at, finished_at, duration_ms';
+const COLUMNS =
+  'id, image_ref, digest, status, error, attempts, job_id, queued_at, started_at, finished_at, duration_ms';
 
 export function createScanRepository(ctx: RepoContext): ScanRepository {
   const { ex } = ctx;
@@ -16,7 +17,13 @@ export function createScanRepository(ctx: RepoContext): ScanRepository {
     const row = await first(ex, `${sql} RETURNING ${COLUMNS}`, params);
     return row ? toScan(row) : null;
   };
-  const finish = async (id: string, status: ScanStatus, error: string | null, report: string | null, digest: string | null): Promise<ScanRecord | null> => {
+  const finish = async (
+    id: string,
+    status: ScanStatus,
+    error: string | null,
+    report: string | null,
+    digest: string | null,
+  ): Promise<ScanRecord | null> => {
     const cur = await first(ex, 'SELECT started_at FROM scans WHERE id = $1', [id]);
     if (!cur) return null;
     const now = nowIso(ctx);
@@ -40,9 +47,13 @@ export function createScanRepository(ctx: RepoContext): ScanRepository {
     },
 
     start: (id) =>
-      one(`UPDATE scans SET status = 'running', attempts = attempts + 1, started_at = $2, error = NULL WHERE id = $1`, [id, nowIso(ctx)]),
+      one(`UPDATE scans SET status = 'running', attempts = attempts + 1, started_at = $2, error = NULL WHERE id = $1`, [
+        id,
+        nowIso(ctx),
+      ]),
 
-    succeed: (id, report, digest) => finish(id, 'succeeded', null, JSON.stringify(report), digest ?? report.artifact.digest ?? null),
+    succeed: (id, report, digest) =>
+      finish(id, 'succeeded', null, JSON.stringify(report), digest ?? report.artifact.digest ?? null),
 
     fail: (id, error) => finish(id, 'failed', error, null, null),
 
@@ -62,7 +73,8 @@ export function createScanRepository(ctx: RepoContext): ScanRepository {
       const where: string[] = [];
       if (q.digest !== undefined) where.push(`digest = ${p.add(q.digest)}`);
       if (q.status !== undefined) {
-        if (!(SCAN_STATUSES as readonly string[]).includes(q.status)) throw new PalisadeError('E_INPUT', 'unknown scan status', { subject: q.status });
+        if (!(SCAN_STATUSES as readonly string[]).includes(q.status))
+          throw new PalisadeError('E_INPUT', 'unknown scan status', { subject: q.status });
         where.push(`status = ${p.add(q.status)}`);
       }
       const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';

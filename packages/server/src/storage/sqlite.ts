@@ -11,7 +11,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { PalisadeError } from '@palisade/core';
-import { normalizeParam, toSqlitePlaceholders, type Database, type Row, type SqlExecutor, type SqlValue } from './sql.js';
+import {
+  normalizeParam,
+  toSqlitePlaceholders,
+  type Database,
+  type Row,
+  type SqlExecutor,
+  type SqlValue,
+} from './sql.js';
 
 export interface SqliteOptions {
   /** File path, or ':memory:' */

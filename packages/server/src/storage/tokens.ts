@@ -21,7 +21,15 @@ export function createTokenRepository(ctx: RepoContext): TokenRepository {
         ex,
         `INSERT INTO api_tokens (id, name, role, token_hash, display_prefix, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-        [randomUUID(), input.name, input.role, hashToken(token), tokenDisplayPrefix(token), nowIso(ctx), input.expiresAt ?? null],
+        [
+          randomUUID(),
+          input.name,
+          input.role,
+          hashToken(token),
+          tokenDisplayPrefix(token),
+          nowIso(ctx),
+          input.expiresAt ?? null,
+        ],
       );
       return { token, record: toToken(required(row)) } satisfies CreatedToken;
     },
@@ -52,7 +60,10 @@ export function createTokenRepository(ctx: RepoContext): TokenRepository {
     },
 
     async revoke(id) {
-      const n = await ex.run('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [nowIso(ctx), id]);
+      const n = await ex.run('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [
+        nowIso(ctx),
+        id,
+      ]);
       return n > 0;
     },
   };

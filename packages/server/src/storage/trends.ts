@@ -12,7 +12,9 @@ export function createTrendRepository(ctx: RepoContext): TrendRepository {
   return {
     async snapshot(day = ctx.clock.now().toISOString().slice(0, 10)) {
       checkDay(day);
-      const bySeverity = SEVERITIES.map((s) => `COALESCE(SUM(CASE WHEN d.max_rank = ${severityRank(s)} THEN 1 ELSE 0 END), 0) AS ${s}`);
+      const bySeverity = SEVERITIES.map(
+        (s) => `COALESCE(SUM(CASE WHEN d.max_rank = ${severityRank(s)} THEN 1 ELSE 0 END), 0) AS ${s}`,
+      );
       const counts = required(
         await first(
           ex,
@@ -38,7 +40,9 @@ export function createTrendRepository(ctx: RepoContext): TrendRepository {
     async range(from, to) {
       checkDay(from);
       checkDay(to);
-      return (await ex.all('SELECT * FROM severity_trend WHERE day >= $1 AND day <= $2 ORDER BY day', [from, to])).map(toPoint);
+      return (await ex.all('SELECT * FROM severity_trend WHERE day >= $1 AND day <= $2 ORDER BY day', [from, to])).map(
+        toPoint,
+      );
     },
   };
 }

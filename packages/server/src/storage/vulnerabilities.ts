@@ -6,7 +6,14 @@ import { checkSeverity, toRecord } from './images.js';
 import { clampLimit, clampOffset, cursorOf, escapeLike, keyset } from './paging.js';
 import { bool, first, jsonArray, num, optNum, optStr, Params, str, type Row } from './sql.js';
 import { required } from './tokens.js';
-import type { AffectedImage, Page, VulnerabilityListQuery, VulnerabilityRepository, VulnerabilitySort, VulnerabilitySummary } from './types.js';
+import type {
+  AffectedImage,
+  Page,
+  VulnerabilityListQuery,
+  VulnerabilityRepository,
+  VulnerabilitySort,
+  VulnerabilitySummary,
+} from './types.js';
 
 const SORTS: Record<VulnerabilitySort, readonly string[]> = {
   severity: ['severity_rank', 'affected_images', 'vuln_id'],
@@ -35,14 +42,12 @@ export function createVulnerabilityRepository(ctx: RepoContext): VulnerabilityRe
          ORDER BY i.repository, i.id, f.package_name, f.package_id LIMIT ${limit} OFFSET ${offset}`,
         [id],
       );
-      const items = rows.map(
-        (r): AffectedImage => ({
-          image: toRecord(r, optStr(r, 'scanned_at')),
-          packageName: str(r, 'package_name'),
-          packageVersion: str(r, 'package_version'),
-          fixedVersions: jsonArray(r, 'fixed_versions'),
-        }),
-      );
+      const items = rows.map((r): AffectedImage => ({
+        image: toRecord(r, optStr(r, 'scanned_at')),
+        packageName: str(r, 'package_name'),
+        packageVersion: str(r, 'package_version'),
+        fixedVersions: jsonArray(r, 'fixed_versions'),
+      }));
       return { items, total, nextCursor: null } satisfies Page<AffectedImage>;
     },
   };
@@ -52,9 +57,15 @@ async function listVulnerabilities(ctx: RepoContext, q: VulnerabilityListQuery):
   const limit = clampLimit(q.limit);
   const p = new Params();
   const where = filters(q, p);
-  const total = num(required(await first(ctx.ex, `SELECT COUNT(*) AS n FROM vulnerabilities${whereSql(where)}`, p.values)), 'n');
+  const total = num(
+    required(await first(ctx.ex, `SELECT COUNT(*) AS n FROM vulnerabilities${whereSql(where)}`, p.values)),
+    'n',
+  );
   const exprs = SORTS[q.sort ?? 'severity'];
-  if (!exprs) throw new PalisadeError('E_INPUT', `unknown sort (use ${Object.keys(SORTS).join(', ')})`, { subject: String(q.sort) });
+  if (!exprs)
+    throw new PalisadeError('E_INPUT', `unknown sort (use ${Object.keys(SORTS).join(', ')})`, {
+      subject: String(q.sort),
+    });
   const ks = keyset(exprs, q.order ?? (q.sort === 'id' ? 'asc' : 'desc'), q.cursor, p);
   const offset = q.cursor === undefined ? clampOffset(q.offset) : 0;
   const rows = await ctx.ex.all(
@@ -64,14 +75,20 @@ async function listVulnerabilities(ctx: RepoContext, q: VulnerabilityListQuery):
   );
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
-  return { items: page.map(toSummary), total, nextCursor: rows.length > limit && last ? cursorOf(last, exprs.length) : null };
+  return {
+    items: page.map(toSummary),
+    total,
+    nextCursor: rows.length > limit && last ? cursorOf(last, exprs.length) : null,
+  };
 }
 
 function filters(q: VulnerabilityListQuery, p: Params): string[] {
   const where: string[] = [];
   if (q.id !== undefined && q.id !== '') {
     where.push(
-      q.id.endsWith('*') ? `vuln_id LIKE ${p.add(`${escapeLike(q.id.slice(0, -1))}%`)} ESCAPE '\\'` : `vuln_id = ${p.add(q.id)}`,
+      q.id.endsWith('*')
+        ? `vuln_id LIKE ${p.add(`${escapeLike(q.id.slice(0, -1))}%`)} ESCAPE '\\'`
+        : `vuln_id = ${p.add(q.id)}`,
     );
   }
   const sevs = (q.severity ?? []).map(checkSeverity);

@@ -25,7 +25,11 @@ forEachBackend((h) => {
     assert.equal(await s.tokens.verify(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A')), null);
     assert.equal(await s.tokens.verify('Bearer nonsense'), null);
 
-    const expiring = await s.tokens.create({ name: 'short', role: 'reader', expiresAt: new Date(clock.now().getTime() + 1000).toISOString() });
+    const expiring = await s.tokens.create({
+      name: 'short',
+      role: 'reader',
+      expiresAt: new Date(clock.now().getTime() + 1000).toISOString(),
+    });
     assert.ok(await s.tokens.verify(expiring.token));
     clock.advance(1000);
     assert.equal(await s.tokens.verify(expiring.token), null, 'expired');
@@ -40,7 +44,12 @@ forEachBackend((h) => {
   test('registry credentials are encrypted at rest, never in records, and round trip', async () => {
     const db = await h.fresh();
     const s = await db.open();
-    const r = await s.registries.create({ name: 'harbor', url: 'https://harbor.example', readOnly: true, credentials: { username: 'robot$ci', password: PASSWORD } });
+    const r = await s.registries.create({
+      name: 'harbor',
+      url: 'https://harbor.example',
+      readOnly: true,
+      credentials: { username: 'robot$ci', password: PASSWORD },
+    });
     assert.equal(r.hasCredentials, true);
     assert.equal(r.readOnly, true);
     assert.ok(!JSON.stringify(r).includes(PASSWORD));
@@ -58,7 +67,10 @@ forEachBackend((h) => {
       }
     }
 
-    await assert.rejects(s.registries.create({ name: 'harbor', url: 'https://other' }), (e: unknown) => isPalisadeError(e) && e.code === 'E_INPUT');
+    await assert.rejects(
+      s.registries.create({ name: 'harbor', url: 'https://other' }),
+      (e: unknown) => isPalisadeError(e) && e.code === 'E_INPUT',
+    );
     const updated = await s.registries.update(r.id, { url: 'https://harbor2.example', credentials: null });
     assert.equal(updated?.url, 'https://harbor2.example');
     assert.equal(updated?.hasCredentials, false);
@@ -69,8 +81,16 @@ forEachBackend((h) => {
   test('tampered or transplanted credentials fail with a clear error', async () => {
     const db = await h.fresh();
     const s = await db.open();
-    const a = await s.registries.create({ name: 'a', url: 'https://a.example', credentials: { username: 'u', password: PASSWORD } });
-    const b = await s.registries.create({ name: 'b', url: 'https://b.example', credentials: { username: 'v', password: 'other' } });
+    const a = await s.registries.create({
+      name: 'a',
+      url: 'https://a.example',
+      credentials: { username: 'u', password: PASSWORD },
+    });
+    const b = await s.registries.create({
+      name: 'b',
+      url: 'https://b.example',
+      credentials: { username: 'v', password: 'other' },
+    });
     // Copy a's ciphertext onto b: bound to a's id, it must not open as b's.
     await db.raw(
       db.backend === 'postgres'
@@ -78,10 +98,18 @@ forEachBackend((h) => {
         : 'UPDATE registries SET credentials = (SELECT credentials FROM registries WHERE id = ?) WHERE id = ?',
       [a.id, b.id],
     );
-    await assert.rejects(s.registries.credentials(b.id), (e: unknown) => isPalisadeError(e) && e.code === 'E_CORRUPT' && e.subject === `registry:${b.id}`);
+    await assert.rejects(
+      s.registries.credentials(b.id),
+      (e: unknown) => isPalisadeError(e) && e.code === 'E_CORRUPT' && e.subject === `registry:${b.id}`,
+    );
     const sealed = String((await db.raw(`SELECT credentials FROM registries WHERE name = 'a'`))[0]?.['credentials']);
     const flipped = sealed.slice(0, -5) + (sealed.at(-5) === 'A' ? 'B' : 'A') + sealed.slice(-4);
-    await db.raw(db.backend === 'postgres' ? `UPDATE registries SET credentials = $1 WHERE name = 'a'` : `UPDATE registries SET credentials = ? WHERE name = 'a'`, [flipped]);
+    await db.raw(
+      db.backend === 'postgres'
+        ? `UPDATE registries SET credentials = $1 WHERE name = 'a'`
+        : `UPDATE registries SET credentials = ? WHERE name = 'a'`,
+      [flipped],
+    );
     await assert.rejects(s.registries.credentials(a.id), /failed authentication/);
   });
 

@@ -1,14 +1,34 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isPalisadeError, type ScanReport, type Severity } from '@palisade/core';
-import { resultFromReport, type FindingInput, type ImageSummary, type PackageRecord, type Storage } from '../../src/storage/index.js';
+import {
+  resultFromReport,
+  type FindingInput,
+  type ImageSummary,
+  type PackageRecord,
+  type Storage,
+} from '../../src/storage/index.js';
 import { forEachBackend, sha, TestClock } from './harness.js';
 
 function pkg(name: string, version = '1.0'): PackageRecord {
-  return { id: `p-${name}`, name, version, type: 'deb', purl: `pkg:deb/debian/${name}@${version}`, licenses: ['MIT'], layerDigest: sha(999) };
+  return {
+    id: `p-${name}`,
+    name,
+    version,
+    type: 'deb',
+    purl: `pkg:deb/debian/${name}@${version}`,
+    licenses: ['MIT'],
+    layerDigest: sha(999),
+  };
 }
 
-function vuln(id: string, pkgName: string, severity: Severity, fixed = false, extra: Partial<FindingInput> = {}): FindingInput {
+function vuln(
+  id: string,
+  pkgName: string,
+  severity: Severity,
+  fixed = false,
+  extra: Partial<FindingInput> = {},
+): FindingInput {
   return {
     vulnerabilityId: id,
     aliases: [`GHSA-${id}`],
@@ -38,14 +58,32 @@ forEachBackend((h) => {
     const db = await h.fresh();
     const clock = new TestClock();
     const s = await db.open({ clock });
-    const img = await s.images.upsert({ registry: 'r', repository: 'app', digest: sha(1), tags: ['1.0'], pushedAt: '2025-01-02T00:00:00.000Z' });
-    await s.images.upsert({ registry: 'r', repository: 'app', digest: sha(1), tags: ['latest', '1.0'], pushedAt: '2025-01-01T00:00:00.000Z' });
+    const img = await s.images.upsert({
+      registry: 'r',
+      repository: 'app',
+      digest: sha(1),
+      tags: ['1.0'],
+      pushedAt: '2025-01-02T00:00:00.000Z',
+    });
+    await s.images.upsert({
+      registry: 'r',
+      repository: 'app',
+      digest: sha(1),
+      tags: ['latest', '1.0'],
+      pushedAt: '2025-01-01T00:00:00.000Z',
+    });
     const rec = await s.images.get(img.id);
     assert.deepEqual(rec?.tags, ['1.0', 'latest']);
     assert.equal(rec?.lastPushedAt, '2025-01-02T00:00:00.000Z', 'timestamps only move forward');
     assert.equal(rec?.worst, null);
 
-    assert.ok(await land(s, sha(1), '2025-03-01T00:00:00.000Z', [vuln('CVE-1', 'openssl', 'critical', true), vuln('CVE-2', 'zlib', 'high'), vuln('CVE-3', 'zlib', 'low')]));
+    assert.ok(
+      await land(s, sha(1), '2025-03-01T00:00:00.000Z', [
+        vuln('CVE-1', 'openssl', 'critical', true),
+        vuln('CVE-2', 'zlib', 'high'),
+        vuln('CVE-3', 'zlib', 'low'),
+      ]),
+    );
     let sum = await s.images.get(img.id);
     assert.deepEqual(sum?.counts, { critical: 1, high: 1, medium: 0, low: 1, negligible: 0, unknown: 0 });
     assert.equal(sum?.fixableCounts.critical, 1);
@@ -53,17 +91,36 @@ forEachBackend((h) => {
     assert.equal(sum?.fixable, 1);
     assert.equal(sum?.worst, 'critical');
     assert.equal(sum?.packages, 2);
-    assert.deepEqual((await s.vulnerabilities.list({ sort: 'id' })).items.map((v) => v.id), ['CVE-1', 'CVE-2', 'CVE-3']);
+    assert.deepEqual(
+      (await s.vulnerabilities.list({ sort: 'id' })).items.map((v) => v.id),
+      ['CVE-1', 'CVE-2', 'CVE-3'],
+    );
 
-    assert.ok(await land(s, sha(1), '2025-03-02T00:00:00.000Z', [vuln('CVE-2', 'zlib', 'high', true), vuln('CVE-4', 'curl', 'medium')]));
+    assert.ok(
+      await land(s, sha(1), '2025-03-02T00:00:00.000Z', [
+        vuln('CVE-2', 'zlib', 'high', true),
+        vuln('CVE-4', 'curl', 'medium'),
+      ]),
+    );
     sum = await s.images.get(img.id);
     assert.deepEqual(sum?.counts, { critical: 0, high: 1, medium: 1, low: 0, negligible: 0, unknown: 0 });
     assert.equal(sum?.lastScannedAt, '2025-03-02T00:00:00.000Z');
-    assert.deepEqual((await s.findings.forDigest(sha(1))).map((f) => f.vulnerabilityId), ['CVE-2', 'CVE-4']);
-    assert.deepEqual((await s.vulnerabilities.list({ sort: 'id' })).items.map((v) => v.id), ['CVE-2', 'CVE-4'], 'vanished vulnerabilities leave the list');
+    assert.deepEqual(
+      (await s.findings.forDigest(sha(1))).map((f) => f.vulnerabilityId),
+      ['CVE-2', 'CVE-4'],
+    );
+    assert.deepEqual(
+      (await s.vulnerabilities.list({ sort: 'id' })).items.map((v) => v.id),
+      ['CVE-2', 'CVE-4'],
+      'vanished vulnerabilities leave the list',
+    );
     assert.equal((await s.vulnerabilities.get('CVE-2'))?.fixableImages, 1);
 
-    assert.equal(await land(s, sha(1), '2025-03-01T12:00:00.000Z', [vuln('CVE-9', 'x', 'critical')]), false, 'an older scan landing late is ignored');
+    assert.equal(
+      await land(s, sha(1), '2025-03-01T12:00:00.000Z', [vuln('CVE-9', 'x', 'critical')]),
+      false,
+      'an older scan landing late is ignored',
+    );
     assert.equal((await s.findings.forDigest(sha(1))).length, 2);
 
     // A transaction that fails after replacing leaves the previous set in place.
@@ -75,7 +132,10 @@ forEachBackend((h) => {
       }),
       /scan crashed/,
     );
-    assert.deepEqual((await s.findings.forDigest(sha(1))).map((f) => f.vulnerabilityId), ['CVE-2', 'CVE-4']);
+    assert.deepEqual(
+      (await s.findings.forDigest(sha(1))).map((f) => f.vulnerabilityId),
+      ['CVE-2', 'CVE-4'],
+    );
     assert.equal(await s.vulnerabilities.get('CVE-5'), null);
   });
 
@@ -85,7 +145,12 @@ forEachBackend((h) => {
     // 30 images in three repositories; image i has i%4 criticals (fixable when i is even) and one low.
     for (let i = 0; i < 30; i++) {
       const repo = ['web', 'api', 'worker'][i % 3] as string;
-      await s.images.upsert({ registry: 'reg', repository: `team/${repo}`, digest: sha(i + 1), tags: [`v${i}`, i === 7 ? 'Special_100%' : 'x'] });
+      await s.images.upsert({
+        registry: 'reg',
+        repository: `team/${repo}`,
+        digest: sha(i + 1),
+        tags: [`v${i}`, i === 7 ? 'Special_100%' : 'x'],
+      });
       const fs = [vuln(`CVE-L${i}`, 'libc', 'low')];
       for (let c = 0; c < i % 4; c++) fs.push(vuln(`CVE-C${c}`, `pkg${c}`, 'critical', i % 2 === 0));
       if (i < 25) await land(s, sha(i + 1), `2025-02-${String(1 + (i % 28)).padStart(2, '0')}T00:00:00.000Z`, fs);
@@ -97,7 +162,10 @@ forEachBackend((h) => {
     assertSorted(all.items, (a, b) => rankKey(b) - rankKey(a) || 0);
 
     assert.equal((await s.images.list({ repository: 'team/web' })).total, 10);
-    assert.deepEqual((await s.images.list({ text: 'SPECIAL_100%' })).items.map((i) => i.tags), [['Special_100%', 'v7']]);
+    assert.deepEqual(
+      (await s.images.list({ text: 'SPECIAL_100%' })).items.map((i) => i.tags),
+      [['Special_100%', 'v7']],
+    );
     assert.equal((await s.images.list({ text: '_100%x' })).total, 0, 'LIKE wildcards in the text are literal');
     assert.equal((await s.images.list({ text: sha(3).slice(-8) })).total, 1);
     const crit = await s.images.list({ severity: ['critical'], limit: 500 });
@@ -125,11 +193,15 @@ forEachBackend((h) => {
         } while (cursor);
         assert.deepEqual(walked, full, `keyset walk by ${sort} ${order}`);
         const offsetWalk: string[] = [];
-        for (let off = 0; off < 30; off += 8) offsetWalk.push(...(await s.images.list({ sort, order, limit: 8, offset: off })).items.map((i) => i.id));
+        for (let off = 0; off < 30; off += 8)
+          offsetWalk.push(...(await s.images.list({ sort, order, limit: 8, offset: off })).items.map((i) => i.id));
         assert.deepEqual(offsetWalk, full, `offset walk by ${sort} ${order}`);
       }
     }
-    await assert.rejects(s.images.list({ cursor: 'garbage' }), (e: unknown) => isPalisadeError(e) && e.code === 'E_INPUT');
+    await assert.rejects(
+      s.images.list({ cursor: 'garbage' }),
+      (e: unknown) => isPalisadeError(e) && e.code === 'E_INPUT',
+    );
     await assert.rejects(s.images.list({ severity: ['severe' as Severity] }), /unknown severity/);
   });
 
@@ -138,8 +210,12 @@ forEachBackend((h) => {
     const s = await db.open({ clock: new TestClock() });
     for (let i = 0; i < 6; i++) {
       await s.images.upsert({ registry: 'reg', repository: `app${i}`, digest: sha(i + 1) });
-      const fs = [vuln('CVE-2024-0001', 'openssl', 'critical', i < 2, { kev: true, epss: 0.9 }), vuln(`CVE-2023-${i}`, 'zlib', 'medium')];
-      if (i % 2 === 0) fs.push(vuln('GHSA-aaaa', 'lodash', 'high', true, { packageType: 'npm', purl: 'pkg:npm/lodash@1.0' }));
+      const fs = [
+        vuln('CVE-2024-0001', 'openssl', 'critical', i < 2, { kev: true, epss: 0.9 }),
+        vuln(`CVE-2023-${i}`, 'zlib', 'medium'),
+      ];
+      if (i % 2 === 0)
+        fs.push(vuln('GHSA-aaaa', 'lodash', 'high', true, { packageType: 'npm', purl: 'pkg:npm/lodash@1.0' }));
       await land(s, sha(i + 1), '2025-03-01T00:00:00.000Z', fs);
     }
     const top = await s.vulnerabilities.list({ sort: 'affectedImages' });
@@ -168,12 +244,18 @@ forEachBackend((h) => {
       walked.push(...page.items.map((v) => v.id));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    assert.deepEqual(walked, (await s.vulnerabilities.list({ sort: 'severity' })).items.map((v) => v.id));
+    assert.deepEqual(
+      walked,
+      (await s.vulnerabilities.list({ sort: 'severity' })).items.map((v) => v.id),
+    );
     assert.equal(new Set(walked).size, 8);
 
     const affected = await s.vulnerabilities.affectedImages('CVE-2024-0001', { limit: 4 });
     assert.equal(affected.total, 6);
-    assert.deepEqual(affected.items.map((a) => a.image.repository), ['app0', 'app1', 'app2', 'app3']);
+    assert.deepEqual(
+      affected.items.map((a) => a.image.repository),
+      ['app0', 'app1', 'app2', 'app3'],
+    );
     assert.deepEqual(affected.items[0]?.fixedVersions, ['1.1']);
   });
 
@@ -184,27 +266,50 @@ forEachBackend((h) => {
     const a = await s.images.upsert({ registry: 'reg', repository: 'a', digest: sha(1) });
     const b = await s.images.upsert({ registry: 'reg', repository: 'b', digest: sha(2) });
     await s.images.upsert({ registry: 'reg', repository: 'c', digest: sha(3) });
-    await land(s, sha(1), '2025-03-01T00:00:00.000Z', [vuln('CVE-1', 'zlib', 'low'), vuln('CVE-2', 'openssl', 'critical', true)]);
+    await land(s, sha(1), '2025-03-01T00:00:00.000Z', [
+      vuln('CVE-1', 'zlib', 'low'),
+      vuln('CVE-2', 'openssl', 'critical', true),
+    ]);
     await land(s, sha(2), '2025-03-01T00:00:00.000Z', []);
     const detail = await s.images.detail(a.id);
-    assert.deepEqual(detail?.packages.map((p) => p.name), ['openssl', 'zlib']);
-    assert.deepEqual(detail?.vulnerabilities.map((v) => [v.vulnerabilityId, v.severity, v.fixable]), [
-      ['CVE-2', 'critical', true],
-      ['CVE-1', 'low', false],
-    ]);
+    assert.deepEqual(
+      detail?.packages.map((p) => p.name),
+      ['openssl', 'zlib'],
+    );
+    assert.deepEqual(
+      detail?.vulnerabilities.map((v) => [v.vulnerabilityId, v.severity, v.fixable]),
+      [
+        ['CVE-2', 'critical', true],
+        ['CVE-1', 'low', false],
+      ],
+    );
     assert.equal(await s.images.detail('nope'), null);
 
     const day1 = await s.trends.snapshot();
-    assert.deepEqual(day1, { day: '2025-03-01', images: 3, clean: 1, unscanned: 1, critical: 1, high: 0, medium: 0, low: 0, negligible: 0, unknown: 0 });
+    assert.deepEqual(day1, {
+      day: '2025-03-01',
+      images: 3,
+      clean: 1,
+      unscanned: 1,
+      critical: 1,
+      high: 0,
+      medium: 0,
+      low: 0,
+      negligible: 0,
+      unknown: 0,
+    });
     clock.advance(86_400_000);
     await land(s, sha(2), '2025-03-02T00:00:00.000Z', [vuln('CVE-3', 'bash', 'high')]);
     await s.trends.snapshot();
     await s.trends.snapshot(); // again the same day: replaces
     const points = await s.trends.range('2025-02-01', '2025-03-31');
-    assert.deepEqual(points.map((p) => [p.day, p.critical, p.high, p.clean]), [
-      ['2025-03-01', 1, 0, 1],
-      ['2025-03-02', 1, 1, 0],
-    ]);
+    assert.deepEqual(
+      points.map((p) => [p.day, p.critical, p.high, p.clean]),
+      [
+        ['2025-03-01', 1, 0, 1],
+        ['2025-03-02', 1, 1, 0],
+      ],
+    );
 
     // Another image with the same digest keeps the findings; deleting the last one drops them.
     const a2 = await s.images.upsert({ registry: 'mirror', repository: 'a', digest: sha(1) });
@@ -263,7 +368,15 @@ function assertSorted<T>(items: T[], cmp: (a: T, b: T) => number): void {
 }
 
 function minimalReport(digest: string, createdAt: string): ScanReport {
-  const p = { id: 'pkg-1', name: 'openssl', version: '3.0.1', type: 'deb' as const, purl: 'pkg:deb/debian/openssl@3.0.1', locations: [{ path: 'var/lib/dpkg/status', layerDigest: sha(7) }], foundBy: 'dpkg' };
+  const p = {
+    id: 'pkg-1',
+    name: 'openssl',
+    version: '3.0.1',
+    type: 'deb' as const,
+    purl: 'pkg:deb/debian/openssl@3.0.1',
+    locations: [{ path: 'var/lib/dpkg/status', layerDigest: sha(7) }],
+    foundBy: 'dpkg',
+  };
   const v = (id: string, suppressed: boolean): ScanReport['vulnerabilities'][number] => ({
     id,
     aliases: [],

@@ -96,7 +96,8 @@ function makeHarness(backend: BackendName): ManagedHarness {
           dir: t.path,
           open: async (opts = {}) => track(await openStorage({ dataDir: t.path, secretKey: TEST_KEY, ...opts })),
           raw,
-          tableExists: async (name) => (await raw(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`, [name])).length > 0,
+          tableExists: async (name) =>
+            (await raw(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`, [name])).length > 0,
         };
       }
       const pool = admin as pg.Pool;
@@ -118,9 +119,11 @@ function makeHarness(backend: BackendName): ManagedHarness {
       return {
         backend,
         schema,
-        open: async (opts = {}) => track(await openStorage({ databaseUrl: PG_URL, schema, secretKey: TEST_KEY, poolSize: 4, ...opts })),
+        open: async (opts = {}) =>
+          track(await openStorage({ databaseUrl: PG_URL, schema, secretKey: TEST_KEY, poolSize: 4, ...opts })),
         raw,
-        tableExists: async (name) => (await raw(`SELECT to_regclass($1) AS t`, [`${schema}.${name}`]))[0]?.['t'] != null,
+        tableExists: async (name) =>
+          (await raw(`SELECT to_regclass($1) AS t`, [`${schema}.${name}`]))[0]?.['t'] != null,
       };
     },
     async cleanup() {

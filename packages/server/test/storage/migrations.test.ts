@@ -24,7 +24,11 @@ forEachBackend((h) => {
     const db = await h.fresh();
     const bad: Migration[] = [
       ...MIGRATIONS,
-      { version: LATEST + 1, name: 'half good', sql: 'CREATE TABLE half_done (a INTEGER); INSERT INTO half_done VALUES (1); CREATE TABLE broken (' },
+      {
+        version: LATEST + 1,
+        name: 'half good',
+        sql: 'CREATE TABLE half_done (a INTEGER); INSERT INTO half_done VALUES (1); CREATE TABLE broken (',
+      },
     ];
     await assert.rejects(db.open({ migrations: bad }), (err: unknown) => {
       assert.ok(isPalisadeError(err));
@@ -40,7 +44,11 @@ forEachBackend((h) => {
 
   test('a database newer than the code is refused', async () => {
     const db = await h.fresh();
-    await (await db.open({ migrations: [...MIGRATIONS, { version: LATEST + 1, name: 'future', sql: 'CREATE TABLE future_t (a INTEGER)' }] })).close();
+    await (
+      await db.open({
+        migrations: [...MIGRATIONS, { version: LATEST + 1, name: 'future', sql: 'CREATE TABLE future_t (a INTEGER)' }],
+      })
+    ).close();
     await assert.rejects(db.open(), /newer than this Palisade knows/);
   });
 

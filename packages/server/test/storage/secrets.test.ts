@@ -21,10 +21,17 @@ test('PALISADE_SECRET_KEY is read as hex or base64 and must be 32 bytes', () => 
   assert.deepEqual(parseSecretKey(key.toString('base64')), key);
   assert.deepEqual(parseSecretKey(key.toString('base64url')), key);
   assert.throws(() => parseSecretKey(randomBytes(16).toString('base64')), /must be 32 bytes/);
-  assert.throws(() => parseSecretKey('not a key!'), (e: unknown) => (e as { code?: string }).code === 'E_CONFIG');
+  assert.throws(
+    () => parseSecretKey('not a key!'),
+    (e: unknown) => (e as { code?: string }).code === 'E_CONFIG',
+  );
   const t = tempDir();
   try {
-    assert.deepEqual(loadSecretKey({ env: { PALISADE_SECRET_KEY: key.toString('hex') }, dataDir: t.path }), key, 'the environment wins');
+    assert.deepEqual(
+      loadSecretKey({ env: { PALISADE_SECRET_KEY: key.toString('hex') }, dataDir: t.path }),
+      key,
+      'the environment wins',
+    );
     assert.throws(() => loadSecretKey({ env: {} }), /set PALISADE_SECRET_KEY/);
   } finally {
     t.cleanup();
@@ -35,12 +42,17 @@ test('the key file is created once, private, and read back by later starts', asy
   const t = tempDir();
   try {
     const path = join(t.path, 'secret.key');
-    const keys = await Promise.all(Array.from({ length: 8 }, () => Promise.resolve().then(() => readOrCreateKeyFile(path))));
+    const keys = await Promise.all(
+      Array.from({ length: 8 }, () => Promise.resolve().then(() => readOrCreateKeyFile(path))),
+    );
     assert.ok(keys.every((k) => k.equals(keys[0] as Buffer)));
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.deepEqual(loadSecretKey({ env: {}, dataDir: t.path }), keys[0]);
     writeFileSync(path, 'short\n');
-    assert.throws(() => loadSecretKey({ env: {}, dataDir: t.path }), (e: unknown) => (e as { subject?: string }).subject === path);
+    assert.throws(
+      () => loadSecretKey({ env: {}, dataDir: t.path }),
+      (e: unknown) => (e as { subject?: string }).subject === path,
+    );
     assert.ok(readFileSync(path, 'utf8').startsWith('short'), 'a bad key file is reported, never replaced');
   } finally {
     t.cleanup();
@@ -56,7 +68,8 @@ test('sealed secrets round trip; tampering, another context or another key fail 
   const raw = Buffer.from(sealed.slice(3), 'base64url');
   raw[14] = (raw[14] ?? 0) ^ 1;
   const tampered = `v1.${raw.toString('base64url')}`;
-  const isCorrupt = (e: unknown): boolean => (e as { code?: string }).code === 'E_CORRUPT' && /failed authentication/.test(String(e));
+  const isCorrupt = (e: unknown): boolean =>
+    (e as { code?: string }).code === 'E_CORRUPT' && /failed authentication/.test(String(e));
   assert.throws(() => box.open(tampered, 'registry:a'), isCorrupt);
   assert.throws(() => box.open(sealed, 'registry:b'), isCorrupt);
   assert.throws(() => createSecretBox(randomBytes(32)).open(sealed, 'registry:a'), isCorrupt);
