@@ -6,7 +6,12 @@ import { build } from 'esbuild';
 
 await build({
   entryPoints: ['packages/cli/dist/src/main.js'],
-  outfile: 'packages/cli/dist/palisade.mjs',
+  // Code splitting keeps what is imported on demand (the server: Fastify, pg) in its own chunk,
+  // so `palisade scan` never parses it.
+  outdir: 'packages/cli/dist/bundle',
+  entryNames: 'palisade',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',

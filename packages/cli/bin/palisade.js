@@ -3,7 +3,7 @@
 // compiled sources, so a plain `tsc -b` during development is never shadowed by a stale bundle.
 import { statSync } from 'node:fs';
 
-const bundle = new URL('../dist/palisade.mjs', import.meta.url);
+const bundle = new URL('../dist/bundle/palisade.mjs', import.meta.url);
 const compiled = new URL('../dist/src/main.js', import.meta.url);
 
 function mtime(url) {

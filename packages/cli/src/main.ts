@@ -8,6 +8,7 @@ import { dbCommand } from './commands/db.js';
 import { debugCommand } from './commands/debug.js';
 import { sbomCommand } from './commands/sbom.js';
 import { scanCommand } from './commands/scan.js';
+import { serverCommand } from './commands/server.js';
 import { processIo, type Io } from './output.js';
 
 import { EXIT_ERROR } from './exit-codes.js';
@@ -29,6 +30,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     scanCommand(io, setExit),
     sbomCommand(io, setExit),
     dbCommand(io, setExit),
+    serverCommand(io, setExit),
     debugCommand(io, setExit),
   ]) {
     program.addCommand(c);

@@ -1,0 +1,203 @@
+/**
+ * startServer: the one place that wires the server's singletons: storage, vulnerability DB,
+ * scan queue and worker, the first admin token, and the HTTP app, then listens. Everything else
+ * takes its dependencies as arguments.
+ */
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { PalisadeError, systemClock, type Clock } from '@palisade/core';
+import type { ServerConfig } from './config/index.js';
+import { createApp } from './http/app.js';
+import { createAuthenticator } from './http/auth.js';
+import { createMetrics } from './http/metrics.js';
+import { hashToken } from './secrets/index.js';
+import { openStorage, type CommonStorageOptions, type Storage } from './storage/index.js';
+import { createScanQueue } from './worker/queue.js';
+import { createVulnDbHolder } from './worker/vulndb.js';
+import { createScanWorker, type ScanFn, type ScanWorker, type StopOptions } from './worker/worker.js';
+
+export const ADMIN_TOKEN_FILE = 'admin-token';
+export const ADMIN_TOKEN_ENV = 'PALISADE_ADMIN_TOKEN';
+const MIN_ENV_TOKEN_LENGTH = 32;
+
+/** Where the first admin token came from; the token itself is never part of it. */
+export type AdminTokenSource =
+  { kind: 'env' } | { kind: 'generated'; file: string } | { kind: 'existing'; file: string | null };
+
+export interface RunningServer {
+  /** `http(s)://host:port` as bound (the real port when 0 was asked for). */
+  url: string;
+  port: number;
+  adminToken: AdminTokenSource;
+  app: FastifyInstance;
+  storage: Storage;
+  worker: ScanWorker;
+  /** Stop accepting requests, let running scans finish (or release them), close storage. */
+  close(options?: StopOptions): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  clock?: Clock;
+  /** Where logs go (default stdout); false for none. */
+  logStream?: NodeJS.WritableStream | false;
+  /** Storage options for tests (secret key, backoff, PostgreSQL schema). */
+  storage?: CommonStorageOptions & { schema?: string };
+  /** Worker knobs for tests. */
+  worker?: { leaseMs?: number; pollMs?: number; scan?: ScanFn; workerId?: string };
+}
+
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const env = opts.env ?? process.env;
+  const clock = opts.clock ?? systemClock;
+  const envToken = env[ADMIN_TOKEN_ENV];
+  if (envToken !== undefined && envToken !== '' && (envToken.length < MIN_ENV_TOKEN_LENGTH || /\s/.test(envToken))) {
+    // Never echo the value: only what is wrong with it.
+    throw new PalisadeError('E_CONFIG', `must be at least ${MIN_ENV_TOKEN_LENGTH} characters without spaces`, {
+      subject: ADMIN_TOKEN_ENV,
+    });
+  }
+  const https = config.server.tls
+    ? {
+        cert: readTlsFile(config.server.tls.cert, 'server.tls.cert'),
+        key: readTlsFile(config.server.tls.key, 'server.tls.key'),
+      }
+    : undefined;
+  try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new PalisadeError('E_CONFIG', 'cannot create the data directory', { subject: 'dataDir', cause: err });
+  }
+
+  const storageOpts = { clock, env, ...opts.storage };
+  const storage = await openStorage(
+    config.databaseUrl !== null
+      ? { ...storageOpts, databaseUrl: config.databaseUrl, dataDir: config.dataDir }
+      : { ...storageOpts, dataDir: config.dataDir },
+  );
+  const vulnDb = createVulnDbHolder(config.vulnDbPath);
+  let worker: ScanWorker | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    const adminToken = await ensureAdminToken(storage, config.dataDir, envToken !== undefined && envToken !== '');
+    const metrics = createMetrics();
+    const scanQueue = createScanQueue(storage, {
+      allowLocalSources: config.worker.allowLocalSources,
+      onEnqueued: () => worker?.wake(),
+    });
+    const logStream = opts.logStream ?? process.stdout;
+    app = createApp({
+      storage,
+      clock,
+      scanQueue,
+      vulnDbStatus: () => vulnDb.status(),
+      logger: logStream === false ? false : { level: config.log.level, stream: logStream },
+      metrics,
+      authenticator: createAuthenticator(storage, envToken ? { envAdminTokenHash: hashToken(envToken) } : {}),
+      bodyLimit: config.server.bodyLimit,
+      ...(https ? { https } : {}),
+    });
+    worker = createScanWorker({
+      storage,
+      vulnDb,
+      cacheDir: join(config.dataDir, 'cache'),
+      concurrency: config.worker.concurrency,
+      registryConcurrency: config.worker.registryConcurrency,
+      clock,
+      logger: app.log.child({ component: 'worker' }),
+      observer: metrics,
+      ...opts.worker,
+    });
+    await app.listen({ host: config.server.host, port: config.server.port });
+    worker.start();
+    const addr = app.server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const url = `${https ? 'https' : 'http'}://${host}:${addr.port}`;
+    const running = { app, worker };
+    let closed: Promise<void> | undefined;
+    return {
+      url,
+      port: addr.port,
+      adminToken,
+      app,
+      storage,
+      worker,
+      close(stopOpts) {
+        closed ??= (async () => {
+          await running.app.close();
+          await running.worker.stop(stopOpts);
+          vulnDb.close();
+          await storage.close();
+        })();
+        return closed;
+      },
+    };
+  } catch (err) {
+    worker?.halt();
+    await app?.close().catch(() => undefined);
+    vulnDb.close();
+    await storage.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+function readTlsFile(path: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new PalisadeError('E_CONFIG', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      subject: field,
+      cause: err,
+    });
+  }
+}
+
+/**
+ * The first admin token. With PALISADE_ADMIN_TOKEN nothing is stored (only its hash is kept in
+ * memory by the authenticator). Otherwise, when no active admin token exists, one is generated
+ * and its plaintext written to `<dataDir>/admin-token` (0600, created exclusively so an existing
+ * file, or a symlink planted there, is never followed or overwritten). It is never logged.
+ */
+export async function ensureAdminToken(storage: Storage, dataDir: string, fromEnv: boolean): Promise<AdminTokenSource> {
+  if (fromEnv) return { kind: 'env' };
+  const file = join(dataDir, ADMIN_TOKEN_FILE);
+  const now = Date.now();
+  const active = (await storage.tokens.list()).some(
+    (t) => t.role === 'admin' && t.revokedAt === null && (t.expiresAt === null || Date.parse(t.expiresAt) > now),
+  );
+  if (active) return { kind: 'existing', file: existsSync(file) ? file : null };
+  const created = await storage.tokens.create({ name: 'initial admin', role: 'admin' });
+  let fd: number;
+  try {
+    // A stale file (its token revoked) is replaced: unlink removes a planted symlink itself, not
+    // its target, and 'wx' then creates a fresh file with mode 0600 or fails.
+    if (existsSync(file) || isSymlink(file)) unlinkSync(file);
+    fd = openSync(file, 'wx', 0o600);
+  } catch (err) {
+    await storage.tokens.revoke(created.record.id);
+    throw new PalisadeError(
+      'E_CONFIG',
+      `cannot write the admin token file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      {
+        subject: file,
+        cause: err,
+      },
+    );
+  }
+  try {
+    writeSync(fd, `${created.token}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return { kind: 'generated', file };
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * Server configuration: one table of fields (the schema), each readable from the YAML file
+ * (`--config`), the environment (PALISADE_*) and a command-line flag. Later sources win:
+ * file < env < flags. Everything is validated once, at start, and every error names the field
+ * (`server.port: must be an integer 1-65535, got "x"`) and where the bad value came from, so a
+ * typo never turns into a silently ignored setting.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { PalisadeError } from '@palisade/core';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface TlsConfig {
+  cert: string;
+  key: string;
+}
+
+export interface ServerConfig {
+  server: {
+    host: string;
+    port: number;
+    /** Largest accepted request body, bytes. */
+    bodyLimit: number;
+    /** Both files, or null for plain HTTP. */
+    tls: TlsConfig | null;
+  };
+  /** Embedded database, admin token, layer cache and the default vulnerability DB live here. */
+  dataDir: string;
+  /** PostgreSQL instead of the embedded database when set. */
+  databaseUrl: string | null;
+  vulnDbPath: string;
+  worker: {
+    /** Scans run at once by this server. */
+    concurrency: number;
+    /** Scans run at once against one registered registry (across all replicas). */
+    registryConcurrency: number;
+    /**
+     * Whether POST /api/v1/scans may name local paths (oci:DIR, archive:FILE, dir:PATH). Off by
+     * default: with it an operator token can make the server read any file it can read.
+     */
+    allowLocalSources: boolean;
+  };
+  log: { level: LogLevel };
+}
+
+/** Flags as the CLI hands them over: strings, absent when not given. */
+export interface ConfigFlags {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  db?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel?: string;
+  bodyLimit?: string;
+  workerConcurrency?: string;
+  registryConcurrency?: string;
+  allowLocalSources?: string | boolean;
+}
+
+export interface LoadConfigOptions {
+  /** YAML file (`--config`). */
+  file?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  flags?: ConfigFlags;
+  /** Base for relative paths; default process.cwd(). */
+  cwd?: string;
+}
+
+type Kind = 'string' | 'port' | 'size' | 'count' | 'bool' | 'level' | 'path' | 'url';
+
+interface FieldSpec {
+  /** Dotted path in the YAML file and in error messages. */
+  path: string;
+  kind: Kind;
+  env?: readonly string[];
+  flag?: keyof ConfigFlags;
+  /** How the flag is spelled on the command line, for messages. */
+  flagName?: string;
+}
+
+/** The one schema: every field, its type and its three spellings. */
+export const CONFIG_FIELDS: readonly FieldSpec[] = [
+  { path: 'server.host', kind: 'string', env: ['PALISADE_HOST'], flag: 'host', flagName: '--host' },
+  { path: 'server.port', kind: 'port', env: ['PALISADE_PORT'], flag: 'port', flagName: '--port' },
+  { path: 'server.bodyLimit', kind: 'size', env: ['PALISADE_BODY_LIMIT'], flag: 'bodyLimit', flagName: '--body-limit' },
+  { path: 'server.tls.cert', kind: 'path', env: ['PALISADE_TLS_CERT'], flag: 'tlsCert', flagName: '--tls-cert' },
+  { path: 'server.tls.key', kind: 'path', env: ['PALISADE_TLS_KEY'], flag: 'tlsKey', flagName: '--tls-key' },
+  { path: 'dataDir', kind: 'path', env: ['PALISADE_DATA_DIR'], flag: 'dataDir', flagName: '--data-dir' },
+  {
+    path: 'databaseUrl',
+    kind: 'url',
+    env: ['PALISADE_DATABASE_URL', 'DATABASE_URL'],
+    flag: 'databaseUrl',
+    flagName: '--database-url',
+  },
+  { path: 'vulnDbPath', kind: 'path', env: ['PALISADE_DB'], flag: 'db', flagName: '--db' },
+  {
+    path: 'worker.concurrency',
+    kind: 'count',
+    env: ['PALISADE_WORKER_CONCURRENCY'],
+    flag: 'workerConcurrency',
+    flagName: '--worker-concurrency',
+  },
+  {
+    path: 'worker.registryConcurrency',
+    kind: 'count',
+    env: ['PALISADE_REGISTRY_CONCURRENCY'],
+    flag: 'registryConcurrency',
+    flagName: '--registry-concurrency',
+  },
+  {
+    path: 'worker.allowLocalSources',
+    kind: 'bool',
+    env: ['PALISADE_ALLOW_LOCAL_SOURCES'],
+    flag: 'allowLocalSources',
+    flagName: '--allow-local-sources',
+  },
+  { path: 'log.level', kind: 'level', env: ['PALISADE_LOG_LEVEL'], flag: 'logLevel', flagName: '--log-level' },
+];
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const MAX_BODY_LIMIT = 64 * 1024 * 1024;
+const MAX_COUNT = 256;
+
+/** Read, merge and validate the configuration. Throws E_CONFIG naming the field at fault. */
+export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const values = new Map<string, { value: unknown; source: string }>();
+  if (opts.file !== undefined) {
+    for (const [path, value] of flattenFile(opts.file)) values.set(path, { value, source: opts.file });
+  }
+  for (const f of CONFIG_FIELDS) {
+    for (const name of [...(f.env ?? [])].reverse()) {
+      // Listed first = preferred: iterate in reverse so the first one set wins.
+      const v = env[name];
+      if (v !== undefined && v !== '') values.set(f.path, { value: v, source: `env ${name}` });
+    }
+  }
+  for (const f of CONFIG_FIELDS) {
+    const v = f.flag === undefined ? undefined : opts.flags?.[f.flag];
+    if (v !== undefined) values.set(f.path, { value: v, source: f.flagName ?? f.flag ?? f.path });
+  }
+
+  const parsed = new Map<string, string | number | boolean>();
+  for (const f of CONFIG_FIELDS) {
+    const entry = values.get(f.path);
+    if (entry === undefined || entry.value === null) continue;
+    parsed.set(f.path, parseValue(f, entry.value, entry.source, cwd));
+  }
+  const str = (p: string): string | undefined => {
+    const v = parsed.get(p);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const num = (p: string, d: number): number => {
+    const v = parsed.get(p);
+    return typeof v === 'number' ? v : d;
+  };
+
+  const dataDir = str('dataDir') ?? resolve(cwd, 'palisade-data');
+  const cert = str('server.tls.cert');
+  const key = str('server.tls.key');
+  if ((cert === undefined) !== (key === undefined)) {
+    const missing = cert === undefined ? 'server.tls.cert' : 'server.tls.key';
+    throw configError(missing, 'TLS needs both a certificate and a key (--tls-cert and --tls-key)');
+  }
+  const level = parsed.get('log.level');
+  const allowLocal = parsed.get('worker.allowLocalSources');
+  return {
+    server: {
+      host: str('server.host') ?? '127.0.0.1',
+      port: num('server.port', 8080),
+      bodyLimit: num('server.bodyLimit', DEFAULT_BODY_LIMIT),
+      tls: cert !== undefined && key !== undefined ? { cert, key } : null,
+    },
+    dataDir,
+    databaseUrl: str('databaseUrl') ?? null,
+    vulnDbPath: str('vulnDbPath') ?? resolve(dataDir, 'vuln.db'),
+    worker: {
+      concurrency: num('worker.concurrency', 2),
+      registryConcurrency: num('worker.registryConcurrency', 2),
+      allowLocalSources: typeof allowLocal === 'boolean' ? allowLocal : false,
+    },
+    log: { level: typeof level === 'string' && isLogLevel(level) ? level : 'info' },
+  };
+}
+
+function isLogLevel(s: string): s is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(s);
+}
+
+function configError(field: string, message: string): PalisadeError {
+  return new PalisadeError('E_CONFIG', message, { subject: field });
+}
+
+/** A value as it appears in an error message: quoted, shortened, never a secret. */
+function shown(v: unknown): string {
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
+}
+
+function parseValue(f: FieldSpec, raw: unknown, source: string, cwd: string): string | number | boolean {
+  const from = source.startsWith('env ') || source.startsWith('--') ? ` (from ${source})` : '';
+  const fail = (what: string, showValue = true): never => {
+    throw configError(f.path, `${what}${showValue ? `, got ${shown(raw)}` : ''}${from}`);
+  };
+  const text =
+    typeof raw === 'string'
+      ? raw.trim()
+      : typeof raw === 'number' || typeof raw === 'boolean'
+        ? String(raw)
+        : undefined;
+  if (text === undefined) return fail(`must be a ${f.kind === 'bool' ? 'boolean' : 'scalar value'}`);
+  switch (f.kind) {
+    case 'port': {
+      const n = /^\d+$/.test(text) ? Number(text) : NaN;
+      // Port 0 asks the OS for a free port: tests and throwaway servers use it.
+      if (!Number.isInteger(n) || n < 0 || n > 65535) return fail('must be an integer 1-65535');
+      return n;
+    }
+    case 'size': {
+      const n = parseSize(text);
+      if (n === undefined || n < 1024 || n > MAX_BODY_LIMIT)
+        return fail(`must be a size from 1kb to ${MAX_BODY_LIMIT / 1024 / 1024}mb (e.g. 1048576, 512kb, 2mb)`);
+      return n;
+    }
+    case 'count': {
+      const n = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isInteger(n) || n < 1 || n > MAX_COUNT) return fail(`must be an integer 1-${MAX_COUNT}`);
+      return n;
+    }
+    case 'bool': {
+      if (['true', '1', 'yes', 'on'].includes(text.toLowerCase())) return true;
+      if (['false', '0', 'no', 'off'].includes(text.toLowerCase())) return false;
+      return fail('must be true or false');
+    }
+    case 'level': {
+      const l = text.toLowerCase();
+      if (!isLogLevel(l)) return fail(`must be one of ${LOG_LEVELS.join(', ')}`);
+      return l;
+    }
+    case 'path':
+      if (text === '') return fail('must not be empty');
+      return resolve(cwd, text);
+    case 'url': {
+      // A database URL carries a password: never echo it back.
+      let u: URL;
+      try {
+        u = new URL(text);
+      } catch {
+        return fail('must be a postgres:// or postgresql:// URL', false);
+      }
+      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+        return fail('must be a postgres:// or postgresql:// URL', false);
+      return text;
+    }
+    case 'string':
+      if (text === '') return fail('must not be empty');
+      return text;
+  }
+}
+
+function parseSize(text: string): number | undefined {
+  const m = /^(\d+)\s*(b|kb|k|mb|m)?$/i.exec(text);
+  if (!m?.[1]) return undefined;
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mult = unit.startsWith('m') ? 1024 * 1024 : unit.startsWith('k') ? 1024 : 1;
+  return Number(m[1]) * mult;
+}
+
+/** The YAML file as (dotted path, value) pairs; an unknown key or a non-mapping is an error. */
+function flattenFile(file: string): Array<[string, unknown]> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PalisadeError(
+      'E_CONFIG',
+      `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      {
+        subject: file,
+        cause: err,
+      },
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    throw new PalisadeError(
+      'E_CONFIG',
+      `not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+      {
+        subject: file,
+        cause: err,
+      },
+    );
+  }
+  if (doc === null || doc === undefined) return [];
+  const known = new Set(CONFIG_FIELDS.map((f) => f.path));
+  const prefixes = new Set(
+    CONFIG_FIELDS.flatMap((f) =>
+      f.path
+        .split('.')
+        .slice(0, -1)
+        .map((_, i, a) => a.slice(0, i + 1).join('.')),
+    ),
+  );
+  const out: Array<[string, unknown]> = [];
+  const walk = (node: unknown, prefix: string): void => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) {
+      throw new PalisadeError(
+        'E_CONFIG',
+        `${prefix === '' ? 'the file' : prefix} must be a mapping of keys to values`,
+        { subject: file },
+      );
+    }
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      const path = prefix === '' ? k : `${prefix}.${k}`;
+      if (known.has(path)) out.push([path, v]);
+      else if (prefixes.has(path)) walk(v, path);
+      else {
+        const siblings = [...known, ...prefixes]
+          .filter(
+            (p) =>
+              p.startsWith(prefix === '' ? '' : `${prefix}.`) &&
+              !p.slice(prefix === '' ? 0 : prefix.length + 1).includes('.'),
+          )
+          .map((p) => p.slice(prefix === '' ? 0 : prefix.length + 1));
+        throw new PalisadeError('E_CONFIG', `unknown key "${path}" (known here: ${siblings.join(', ')})`, {
+          subject: file,
+        });
+      }
+    }
+  };
+  walk(doc, '');
+  return out;
+}

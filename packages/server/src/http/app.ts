@@ -1,0 +1,237 @@
+/**
+ * createApp: the Fastify application of `palisade server`, from injected dependencies (no
+ * singletons here; app.ts wires them). Requests are validated by the route schemas with Ajv set
+ * to reject unknown fields (Fastify's default silently drops them), every /api/v1 route needs a
+ * bearer token whose role allows it, and every error is `{"error": {"code", "message"}}` with no
+ * stack trace.
+ */
+import type { Server as HttpsServer } from 'node:https';
+import Fastify, {
+  type FastifyError,
+  type FastifyHttpsOptions,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
+import { isPalisadeError, type Clock, type ErrorCode } from '@palisade/core';
+import type { Role, Storage } from '../storage/index.js';
+import type { ScanQueue } from '../worker/queue.js';
+import type { VulnDbState } from '../worker/vulndb.js';
+import { bearerToken, createAuthenticator, roleAllows, type Authenticator, type Principal } from './auth.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { buildOpenApi } from './openapi.js';
+import { buildRoutes, type RouteDef } from './routes.js';
+import { DEFAULT_BODY_LIMIT } from '../config/index.js';
+
+export interface AppLogOptions {
+  level: string;
+  /** Where log lines go (default stdout). */
+  stream?: NodeJS.WritableStream;
+}
+
+export interface AppDependencies {
+  storage: Storage;
+  clock: Clock;
+  scanQueue: ScanQueue;
+  vulnDbStatus: () => VulnDbState;
+  /** false: no logging (tests). */
+  logger: AppLogOptions | false;
+  metrics?: Metrics;
+  /** Default: tokens from storage only. */
+  authenticator?: Authenticator;
+  /** Bytes; larger bodies get 413. */
+  bodyLimit?: number;
+  https?: { cert: Buffer; key: Buffer };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    role?: Role | null;
+  }
+}
+
+const STATUS_OF: Partial<Record<ErrorCode, number>> = {
+  E_INPUT: 400,
+  E_CONFIG: 400,
+  E_AUTH: 401,
+  E_NOT_FOUND: 404,
+  E_TOO_LARGE: 413,
+  E_UNSUPPORTED: 400,
+  E_UNSAFE_PATH: 400,
+  E_PLATFORM: 400,
+  E_DB: 503,
+};
+
+// What pino must never write, whatever a future log line includes.
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'authorization',
+  'password',
+  'token',
+  '*.password',
+  '*.token',
+  'credentials',
+];
+
+export function createApp(deps: AppDependencies): FastifyInstance {
+  const metrics = deps.metrics ?? createMetrics();
+  const auth = deps.authenticator ?? createAuthenticator(deps.storage);
+  const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const options: FastifyServerOptions = {
+    bodyLimit,
+    logger:
+      deps.logger === false
+        ? false
+        : {
+            level: deps.logger.level,
+            ...(deps.logger.stream ? { stream: deps.logger.stream } : {}),
+            redact: { paths: REDACT, censor: '[redacted]' },
+          },
+    ajv: {
+      // Unknown fields are an error naming the field, not silently removed; query strings still
+      // get their numbers and booleans coerced.
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+    schemaErrorFormatter: (errors, dataVar) => new Error(formatValidation(errors, dataVar)),
+    // Route paths are matched case-sensitively; trailing slashes are not a second route.
+    routerOptions: { ignoreTrailingSlash: true },
+  };
+  // Fastify's https overload types the instance with an https.Server; the routes do not care.
+  const app = (deps.https
+    ? Fastify({ ...options, https: deps.https } as FastifyHttpsOptions<HttpsServer>)
+    : Fastify(options)) as unknown as FastifyInstance;
+
+  app.decorateRequest('principal', null);
+  // The API speaks JSON only; a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?', 1)[0] ?? '';
+    if (!path.startsWith('/api/')) return;
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="palisade"')
+        .send(errorBody('E_AUTH', 'missing bearer token: send "Authorization: Bearer <token>"'));
+    }
+    const principal = await auth.authenticate(token);
+    if (!principal) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="palisade", error="invalid_token"')
+        .send(errorBody('E_AUTH', 'unknown, revoked or expired token'));
+    }
+    req.principal = principal;
+    const need = req.routeOptions.config.role;
+    if (need && !roleAllows(principal.role, need)) {
+      return reply.code(403).send(errorBody('E_AUTH', `this needs the ${need} role; the token has ${principal.role}`));
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.countRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode);
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.validation) return reply.code(400).send(errorBody('E_INPUT', err.message));
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.code(413).send(errorBody('E_TOO_LARGE', `request body larger than ${bodyLimit} bytes`));
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.code(415).send(errorBody('E_INPUT', 'send the body as application/json'));
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.code(400).send(errorBody('E_INPUT', 'body: a JSON object is required'));
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return reply.code(400).send(errorBody('E_INPUT', 'body: not valid JSON'));
+    }
+    if (isPalisadeError(err)) {
+      const status = STATUS_OF[err.code] ?? 500;
+      if (status >= 500) req.log.error({ code: err.code, message: err.describe() }, 'request failed');
+      return reply
+        .code(status)
+        .send(errorBody(err.code, status >= 500 && err.code !== 'E_DB' ? 'internal error' : err.describe()));
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send(errorBody('E_INPUT', err.message));
+    }
+    // A bug: the stack goes to the log, the client gets a request id to quote.
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(errorBody('E_INTERNAL', `internal error (request ${req.id})`));
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send(errorBody('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0] ?? ''}`)),
+  );
+
+  const routes: RouteDef[] = buildRoutes({ ...deps, metrics });
+  let doc: string | undefined;
+  routes.push({
+    method: 'GET',
+    url: '/openapi.json',
+    role: null,
+    operationId: 'openapi',
+    summary: 'This API as an OpenAPI 3.1 document',
+    tag: 'operations',
+    schema: { response: { 200: null } },
+    produces: 'application/json',
+    handler: async (_req, reply) => {
+      doc ??= JSON.stringify(buildOpenApi(routes));
+      return reply.type('application/json; charset=utf-8').send(doc);
+    },
+  });
+  for (const r of routes) {
+    app.route({
+      method: r.method,
+      url: r.url,
+      config: { role: r.role },
+      schema: {
+        ...(r.schema.params ? { params: r.schema.params } : {}),
+        ...(r.schema.querystring ? { querystring: r.schema.querystring } : {}),
+        ...(r.schema.body ? { body: r.schema.body } : {}),
+        response: Object.fromEntries(
+          Object.entries(r.schema.response).filter((e): e is [string, Record<string, unknown>] => e[1] !== null),
+        ),
+      },
+      handler: r.handler,
+    });
+  }
+  return app;
+}
+
+export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
+  return { error: { code, message } };
+}
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/** One line naming the field: `body.credentials.token: unknown field`, `querystring.limit: must be <= 500`. */
+export function formatValidation(errors: readonly ValidationIssue[], dataVar: string): string {
+  const e = errors[0];
+  if (!e) return `${dataVar}: invalid`;
+  const base =
+    dataVar +
+    e.instancePath.replace(/\/([^/]*)/g, (_m: string, seg: string) =>
+      /^\d+$/.test(seg) ? `[${seg}]` : `.${seg.replace(/~1/g, '/').replace(/~0/g, '~')}`,
+    );
+  const p = e.params;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${base}.${String(p['additionalProperty'])}: unknown field`;
+    case 'required':
+      return `${base}.${String(p['missingProperty'])}: required`;
+    case 'enum':
+      return `${base}: must be one of ${(p['allowedValues'] as unknown[] | undefined)?.map((v) => JSON.stringify(v)).join(', ') ?? 'the allowed values'}`;
+    default:
+      return `${base}: ${e.message ?? 'invalid'}`;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './queue.js';
+export * from './vulndb.js';
+export * from './worker.js';

@@ -1,0 +1,353 @@
+/**
+ * The scan worker: claims scan jobs from the durable queue, runs the scanner, lands the report,
+ * packages and findings in one transaction, and completes the job. A claimed job is leased; a
+ * heartbeat renews the lease while the scan runs, so a job whose server was killed goes back to
+ * the queue (recoverExpired) once its lease runs out, and is scanned again after a restart or by
+ * another replica.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { systemClock, toPalisadeError, type Clock, type ErrorCode, type ScanReport } from '@palisade/core';
+import { parseReference, type SourceOptions } from '@palisade/oci';
+import { FsLayerCache, scanImage, type ScanOptions } from '@palisade/scanner';
+import { resultFromReport, type Job, type Storage } from '../storage/index.js';
+import { isLocalRef, parseScanPayload, registryKey, SCAN_JOB_KIND, type ScanJobPayload } from './queue.js';
+import type { VulnDbHolder } from './vulndb.js';
+
+/** The logger methods the worker uses (Fastify's and pino's loggers fit). */
+export interface WorkerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Where scan outcomes are counted (the /metrics registry). */
+export interface ScanObserver {
+  observeScan(outcome: 'succeeded' | 'failed' | 'retried', seconds: number): void;
+}
+
+export type ScanFn = (ref: string, options: ScanOptions) => Promise<ScanReport>;
+
+export interface ScanWorkerOptions {
+  storage: Storage;
+  vulnDb: VulnDbHolder;
+  /** Layer cache and temporary files. */
+  cacheDir: string;
+  concurrency: number;
+  registryConcurrency: number;
+  clock?: Clock;
+  logger?: WorkerLogger;
+  observer?: ScanObserver;
+  workerId?: string;
+  /** Lease of a claimed job; renewed every leaseMs / 3. Default 60 s. */
+  leaseMs?: number;
+  /** Poll interval when the queue is empty; default 1 s. */
+  pollMs?: number;
+  /** Registry request timeout; default 60 s. */
+  registryTimeoutMs?: number;
+  /** The scanner; tests inject one that blocks or fails. */
+  scan?: ScanFn;
+}
+
+export interface StopOptions {
+  /** How long running scans may take to finish before they are released back to the queue. Default 30 s. */
+  graceMs?: number;
+}
+
+export interface ScanWorker {
+  readonly workerId: string;
+  start(): void;
+  /** Claim now instead of at the next poll (after an enqueue). */
+  wake(): void;
+  /** Stop claiming; wait for running scans up to graceMs, then release the rest to the queue. */
+  stop(options?: StopOptions): Promise<void>;
+  /**
+   * Stop at once without touching running jobs, as a killed process would: their leases run
+   * out and another worker recovers them. For tests of recovery, and for fatal errors.
+   */
+  halt(): void;
+  /** Scans running now. */
+  running(): number;
+}
+
+// Failures that another attempt cannot fix: fail the job at once with the reason.
+const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'E_INPUT',
+  'E_AUTH',
+  'E_NOT_FOUND',
+  'E_UNSUPPORTED',
+  'E_PLATFORM',
+  'E_UNSAFE_PATH',
+  'E_TOO_LARGE',
+  'E_CORRUPT',
+  'E_DIGEST',
+]);
+
+interface Running {
+  job: Job;
+  abort: AbortController;
+  done: Promise<void>;
+  /** Set when the scan must not land its result (lease lost, or released at stop). */
+  dropped: boolean;
+}
+
+export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
+  const workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const clock = opts.clock ?? systemClock;
+  const leaseMs = opts.leaseMs ?? 60_000;
+  const pollMs = opts.pollMs ?? 1_000;
+  const scan = opts.scan ?? scanImage;
+  const log = opts.logger;
+  const { storage } = opts;
+  const active = new Map<string, Running>();
+  let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  let timer: NodeJS.Timeout | undefined;
+  let pumping = false;
+  let again = false;
+  let lastRecovery = 0;
+
+  const schedule = (ms: number): void => {
+    if (state !== 'running') return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      void pump();
+    }, ms);
+    timer.unref();
+  };
+
+  /** Claim until the worker is full or the queue is empty; never throws. */
+  const pump = async (): Promise<void> => {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        // Recovering on every poll would be a write each second; the lease is the resolution that matters.
+        if (clock.now().getTime() - lastRecovery >= Math.min(leaseMs, 30_000)) {
+          lastRecovery = clock.now().getTime();
+          const n = await storage.jobs.recoverExpired();
+          if (n > 0) log?.warn({ jobs: n }, 'requeued jobs whose worker stopped without finishing them');
+        }
+        while (state === 'running' && active.size < opts.concurrency) {
+          const limits: Record<string, number> = {};
+          for (const r of await storage.registries.list()) limits[registryKey(r.id)] = opts.registryConcurrency;
+          const job = await storage.jobs.claim(workerId, {
+            kinds: [SCAN_JOB_KIND],
+            leaseMs,
+            concurrencyLimits: limits,
+          });
+          if (!job) break;
+          if (state !== 'running') {
+            // Stopped while claiming: hand it straight back.
+            await storage.jobs.fail(job.id, workerId, 'server stopping', { retryable: true }).catch(() => null);
+            break;
+          }
+          launch(job);
+        }
+      } while (again && state === 'running');
+    } catch (err) {
+      log?.error({ err: toPalisadeError(err).describe() }, 'claiming scan jobs failed');
+    } finally {
+      pumping = false;
+      schedule(pollMs);
+    }
+  };
+
+  const launch = (job: Job): void => {
+    const r: Running = { job, abort: new AbortController(), done: Promise.resolve(), dropped: false };
+    active.set(job.id, r);
+    r.done = runJob(r)
+      .catch((err: unknown) =>
+        log?.error({ job: job.id, err: toPalisadeError(err).describe() }, 'scan job bookkeeping failed'),
+      )
+      .finally(() => {
+        active.delete(job.id);
+        if (state === 'running') schedule(0);
+      });
+  };
+
+  const runJob = async (r: Running): Promise<void> => {
+    const { job } = r;
+    let payload: ScanJobPayload;
+    try {
+      payload = parseScanPayload(job.payload);
+    } catch (err) {
+      await storage.jobs.fail(job.id, workerId, toPalisadeError(err).describe(), { retryable: false });
+      return;
+    }
+    const heartbeat = setInterval(
+      () => {
+        storage.jobs.heartbeat(job.id, workerId, leaseMs).then(
+          (held) => {
+            if (!held && !r.dropped) {
+              // Another worker recovered the job: our result would race with its; stop.
+              r.dropped = true;
+              r.abort.abort();
+              log?.warn({ job: job.id }, 'lost the lease of a scan job; abandoning it');
+            }
+          },
+          (err: unknown) => log?.warn({ job: job.id, err: toPalisadeError(err).describe() }, 'lease heartbeat failed'),
+        );
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
+    heartbeat.unref();
+    const started = Date.now();
+    try {
+      await storage.scans.start(payload.scanId);
+      log?.info({ job: job.id, scan: payload.scanId, ref: payload.imageRef, attempt: job.attempts }, 'scan started');
+      const report = await runScan(payload, r.abort.signal);
+      if (r.dropped) return;
+      await land(payload, report);
+      if (!(await storage.jobs.complete(job.id, workerId))) {
+        log?.warn({ job: job.id }, 'scan finished after its lease was lost; the result was kept');
+      }
+      opts.observer?.observeScan('succeeded', (Date.now() - started) / 1000);
+      log?.info({ job: job.id, scan: payload.scanId, digest: report.artifact.digest ?? null }, 'scan succeeded');
+    } catch (err) {
+      if (r.dropped) return;
+      const e = toPalisadeError(err, 'E_INTERNAL', payload.imageRef);
+      const reason = e.describe();
+      const after = await storage.jobs.fail(job.id, workerId, reason, { retryable: !PERMANENT.has(e.code) });
+      if (after?.status === 'failed') {
+        await storage.scans.fail(payload.scanId, reason);
+        opts.observer?.observeScan('failed', (Date.now() - started) / 1000);
+        log?.warn({ job: job.id, scan: payload.scanId, reason }, 'scan failed');
+      } else if (after) {
+        opts.observer?.observeScan('retried', (Date.now() - started) / 1000);
+        log?.warn(
+          { job: job.id, scan: payload.scanId, reason, retryAt: after.runAt },
+          'scan attempt failed; will retry',
+        );
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  };
+
+  const runScan = async (payload: ScanJobPayload, signal: AbortSignal): Promise<ScanReport> => {
+    const tempDir = join(opts.cacheDir, 'tmp');
+    mkdirSync(tempDir, { recursive: true, mode: 0o700 });
+    const source: SourceOptions = { tempDir, timeoutMs: opts.registryTimeoutMs ?? 60_000 };
+    if (payload.registryId !== null) {
+      const reg = await storage.registries.get(payload.registryId);
+      if (reg) {
+        source.insecure = reg.insecure;
+        const creds = await storage.registries.credentials(reg.id);
+        if (creds) source.credentials = { username: creds.username, password: creds.password };
+      }
+    }
+    if (!source.credentials && !isLocalRef(payload.imageRef)) {
+      // A server must not pick up whoever's ~/.docker/config.json happens to be on the host.
+      source.dockerConfigPath = join(opts.cacheDir, 'no-docker-config.json');
+    }
+    const lease = opts.vulnDb.acquire();
+    try {
+      return await scan(payload.imageRef, {
+        source,
+        db: lease.db,
+        cache: new FsLayerCache(opts.cacheDir),
+        clock,
+        signal,
+      });
+    } finally {
+      lease.release();
+    }
+  };
+
+  /** The report, the digest's packages and findings and the image row, all or nothing. */
+  const land = async (payload: ScanJobPayload, report: ScanReport): Promise<void> => {
+    const digest = report.artifact.digest;
+    await storage.withTransaction(async (tx) => {
+      await tx.scans.succeed(payload.scanId, report, digest);
+      if (digest === undefined) return; // a dir: scan has no digest to file its findings under
+      await tx.findings.replaceForDigest(digest, resultFromReport(report, payload.scanId));
+      const { registry, repository, tag } = imageIdentity(payload.imageRef);
+      await tx.images.upsert({
+        registry,
+        repository,
+        digest,
+        ...(tag ? { tags: [tag] } : {}),
+        seenAt: report.createdAt,
+      });
+    });
+  };
+
+  return {
+    workerId,
+    start() {
+      if (state !== 'idle') return;
+      state = 'running';
+      lastRecovery = -Infinity;
+      schedule(0);
+    },
+    wake() {
+      schedule(0);
+    },
+    async stop(options = {}) {
+      if (state === 'stopped' || state === 'idle') {
+        state = 'stopped';
+        return;
+      }
+      state = 'stopping';
+      if (timer) clearTimeout(timer);
+      const graceMs = options.graceMs ?? 30_000;
+      const all = Promise.all([...active.values()].map((r) => r.done));
+      let graceTimer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((res) => {
+          graceTimer = setTimeout(() => res(true), graceMs);
+        }),
+      ]);
+      if (graceTimer) clearTimeout(graceTimer);
+      if (timedOut) {
+        // Release what did not finish: back to the queue for the next start or another replica.
+        for (const r of active.values()) {
+          r.dropped = true;
+          r.abort.abort();
+          await storage.jobs
+            .fail(r.job.id, workerId, 'released: server stopping', { retryable: true })
+            .catch(() => null);
+        }
+        await Promise.all([...active.values()].map((r) => r.done));
+      }
+      state = 'stopped';
+    },
+    halt() {
+      state = 'stopped';
+      if (timer) clearTimeout(timer);
+      for (const r of active.values()) {
+        r.dropped = true;
+        r.abort.abort();
+      }
+    },
+    running: () => active.size,
+  };
+}
+
+/** Where an image is filed: registry host and repository for registry refs; `local` and the path otherwise. */
+export function imageIdentity(ref: string): { registry: string; repository: string; tag: string | null } {
+  if (isLocalRef(ref)) {
+    const colon = ref.indexOf(':');
+    const scheme = ref.slice(0, colon);
+    const rest = ref.slice(colon + 1);
+    // oci:DIR:tag: the tag is after the last colon when it does not look like part of a path.
+    const m = scheme === 'oci' ? /^(.*):([\w][\w.-]{0,127})$/.exec(rest) : null;
+    return m?.[1] && m[2]
+      ? { registry: 'local', repository: `oci:${m[1]}`, tag: m[2] }
+      : { registry: 'local', repository: ref, tag: null };
+  }
+  const p = parseReference(ref);
+  return {
+    registry: p.domain,
+    repository: p.repository,
+    tag: p.digest === undefined ? (p.tag ?? 'latest') : (p.tag ?? null),
+  };
+}
