@@ -16,7 +16,7 @@
  * whose single layer is that tree packed by GNU tar (numeric owners, sorted names) as image
  * builders do. Both scans must agree exactly; each ecosystem's slice must equal its reference.
  * Where Palisade deliberately differs from the reference, the test says so and why. Known
- * product bugs are separate tests marked `todo` (they run and print, but do not fail the suite).
+ * product bugs found this way are separate tests, so a regression names the case.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -447,20 +447,16 @@ test('ruby: installed gemspecs equal what RubyGems loads from them, and gem list
   );
 });
 
-test(
-  'ruby: Gemfile.lock files shipped inside installed gems are not installed packages',
-  { todo: 'product bug: lockfiles under <gemdir>/gems/<name>-<version>/ are catalogued (npm skips the same case)' },
-  () => {
-    // rbs-2.7.0 and typeprof-0.21.3 ship their own development Gemfile.lock (rubocop, rspec,
-    // activesupport 7.0.3.1, rexml 3.2.5, …): none of it is installed. The npm cataloger ignores
-    // lockfiles inside node_modules for exactly this reason; the Ruby one should ignore lockfiles
-    // inside a gem's installed directory (…/gems/<name>-<version>/…).
-    const inGems = dirPkgs.filter(
-      (p) => p.type === 'gem' && /(^|\/)gems\/[^/]+-[^/]+\/(.*\/)?(Gemfile\.lock|gems\.locked)$/.test(loc(p)),
-    );
-    assert.deepEqual(sorted(inGems.map((p) => `${p.name}@${p.version} ${loc(p)}`)), []);
-  },
-);
+test('ruby: Gemfile.lock files shipped inside installed gems are not installed packages', () => {
+  // rbs-2.7.0 and typeprof-0.21.3 ship their own development Gemfile.lock (rubocop, rspec,
+  // activesupport 7.0.3.1, rexml 3.2.5, …): none of it is installed. The npm cataloger ignores
+  // lockfiles inside node_modules for exactly this reason; the Ruby one should ignore lockfiles
+  // inside a gem's installed directory (…/gems/<name>-<version>/…).
+  const inGems = dirPkgs.filter(
+    (p) => p.type === 'gem' && /(^|\/)gems\/[^/]+-[^/]+\/(.*\/)?(Gemfile\.lock|gems\.locked)$/.test(loc(p)),
+  );
+  assert.deepEqual(sorted(inGems.map((p) => `${p.name}@${p.version} ${loc(p)}`)), []);
+});
 
 // ---------- Java ----------
 
@@ -552,26 +548,19 @@ test('java: pom.properties of every jar are reported exactly, at the jar', { tim
   }
 });
 
-test(
-  'java: a jar whose single pom.properties is its own artifact is not reported a second time',
-  {
-    todo: 'product bug: a manifest/file-name package is added beside the pom.properties one when Debian renamed the jar',
-  },
-  () => {
-    // e.g. usr/share/java/maven3-core-3.8.7.jar holds org.apache.maven:maven-core:3.8.7 (manifest
-    // Implementation-Version 3.8.7) and Palisade also reports pkg:maven/maven3-core/maven3-core@3.8.7,
-    // a second, invented identity for the same code.
-    const extra: string[] = [];
-    for (const [path, f] of javaReference()) {
-      if (!ownPom(path, f)) continue;
-      for (const p of dirPkgs) {
-        if (p.type === 'maven' && loc(p) === path && p.metadata?.['source'] !== 'pom.properties')
-          extra.push(mavenKey(p));
-      }
+test('java: a jar whose single pom.properties is its own artifact is not reported a second time', () => {
+  // e.g. usr/share/java/maven3-core-3.8.7.jar holds org.apache.maven:maven-core:3.8.7 (manifest
+  // Implementation-Version 3.8.7) and Palisade also reports pkg:maven/maven3-core/maven3-core@3.8.7,
+  // a second, invented identity for the same code.
+  const extra: string[] = [];
+  for (const [path, f] of javaReference()) {
+    if (!ownPom(path, f)) continue;
+    for (const p of dirPkgs) {
+      if (p.type === 'maven' && loc(p) === path && p.metadata?.['source'] !== 'pom.properties') extra.push(mavenKey(p));
     }
-    assert.deepEqual(extra.sort(), []);
-  },
-);
+  }
+  assert.deepEqual(extra.sort(), []);
+});
 
 // ---------- Go ----------
 

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { PalisadeError, systemClock, type Clock } from '@palisade/core';
 import type { ServerConfig } from './config/index.js';
+import { defaultConsoleDir } from './http/console.js';
 import { createApp } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
 import { createMetrics } from './http/metrics.js';
@@ -47,6 +48,8 @@ export interface StartOptions {
   storage?: CommonStorageOptions & { schema?: string };
   /** Worker knobs for tests. */
   worker?: { leaseMs?: number; pollMs?: number; scan?: ScanFn; workerId?: string };
+  /** The built console to serve at `/` (default: packages/console/dist when it was built; null: none). */
+  consoleDir?: string | null;
 }
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
@@ -88,6 +91,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       onEnqueued: () => worker?.wake(),
     });
     const logStream = opts.logStream ?? process.stdout;
+    const consoleDir = opts.consoleDir === null ? undefined : (opts.consoleDir ?? defaultConsoleDir());
     app = createApp({
       storage,
       clock,
@@ -98,6 +102,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       authenticator: createAuthenticator(storage, envToken ? { envAdminTokenHash: hashToken(envToken) } : {}),
       bodyLimit: config.server.bodyLimit,
       ...(https ? { https } : {}),
+      ...(consoleDir ? { consoleDir } : {}),
     });
     worker = createScanWorker({
       storage,

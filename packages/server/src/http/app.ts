@@ -20,6 +20,7 @@ import { bearerToken, createAuthenticator, roleAllows, type Authenticator, type 
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { buildRoutes, type RouteDef } from './routes.js';
+import { serveConsole } from './console.js';
 import { DEFAULT_BODY_LIMIT } from '../config/index.js';
 
 export interface AppLogOptions {
@@ -41,6 +42,8 @@ export interface AppDependencies {
   /** Bytes; larger bodies get 413. */
   bodyLimit?: number;
   https?: { cert: Buffer; key: Buffer };
+  /** The built web console to serve at `/` (absent: API only). */
+  consoleDir?: string;
 }
 
 declare module 'fastify' {
@@ -164,9 +167,11 @@ export function createApp(deps: AppDependencies): FastifyInstance {
     return reply.code(500).send(errorBody('E_INTERNAL', `internal error (request ${req.id})`));
   });
 
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send(errorBody('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0] ?? ''}`)),
-  );
+  const consoleDir = deps.consoleDir;
+  app.setNotFoundHandler((req, reply) => {
+    if (consoleDir && serveConsole(consoleDir, req, reply)) return reply;
+    return reply.code(404).send(errorBody('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0] ?? ''}`));
+  });
 
   const routes: RouteDef[] = buildRoutes({ ...deps, metrics });
   let doc: string | undefined;

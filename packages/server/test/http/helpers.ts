@@ -16,7 +16,7 @@ export interface TestApp {
 
 export async function testApp(
   storage: Storage,
-  opts: { bodyLimit?: number; vulnDb?: VulnDbState } = {},
+  opts: { bodyLimit?: number; vulnDb?: VulnDbState; consoleDir?: string } = {},
 ): Promise<TestApp> {
   let logged = '';
   const stream = new Writable({
@@ -33,6 +33,7 @@ export async function testApp(
       opts.vulnDb ?? { loaded: true, path: '/x/vuln.db', builtAt: '2025-01-01T00:00:00.000Z', error: null },
     logger: { level: 'info', stream },
     ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.consoleDir !== undefined ? { consoleDir: opts.consoleDir } : {}),
   });
   await app.ready();
   const admin = (await storage.tokens.create({ name: 'a', role: 'admin' })).token;

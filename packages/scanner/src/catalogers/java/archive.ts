@@ -160,17 +160,33 @@ function selfNames(vpath: string, manifest: ReadonlyMap<string, string>): string
  * (A shaded jar holds the pom.properties of what it shaded, too.)
  */
 function describesItself(poms: readonly JavaFound[], vpath: string, manifest: ReadonlyMap<string, string>): boolean {
-  const names = selfNames(vpath, manifest);
+  const names = selfNames(vpath, manifest).map(normalizeName);
   if (
     poms.some(
-      (p) => names.includes(p.artifactId.toLowerCase()) || names.includes(`${p.groupId}.${p.artifactId}`.toLowerCase()),
+      (p) =>
+        names.includes(normalizeName(p.artifactId)) || names.includes(normalizeName(`${p.groupId}.${p.artifactId}`)),
     )
   )
     return true;
+  if (poms.length !== 1) return false;
+  // A lone pom.properties whose version is the archive's own version (manifest or file name) is
+  // the archive itself, even when a distro renamed the jar (Debian's maven3-core-3.8.7.jar).
+  const only = poms[0];
+  const ownVersions = [
+    manifest.get('implementation-version'),
+    manifest.get('bundle-version'),
+    parseArchiveName(lastComponent(vpath))?.version,
+  ].filter((v): v is string => typeof v === 'string' && v !== '');
+  if (only && ownVersions.includes(only.version)) return true;
   const hasOwnIdentity = ['implementation-title', 'bundle-symbolicname', 'automatic-module-name'].some((k) =>
     manifest.has(k),
   );
-  return poms.length === 1 && !hasOwnIdentity;
+  return !hasOwnIdentity;
+}
+
+/** "Maven Core", "maven_core" and "maven-core" name the same thing. */
+function normalizeName(s: string): string {
+  return s.toLowerCase().replace(/[\s_.-]+/g, '-');
 }
 
 function lastComponent(vpath: string): string {

@@ -40,8 +40,13 @@ export function isGemspec(path: string): boolean {
 
 export function isGemfileLock(path: string): boolean {
   const base = baseName(path);
-  return base === 'Gemfile.lock' || base === 'gems.locked';
+  if (base !== 'Gemfile.lock' && base !== 'gems.locked') return false;
+  // A lockfile inside an installed gem (…/gems/<name>-<version>/…) is that gem's own development
+  // setup, not what the image runs: reporting it would invent packages (and vulnerabilities).
+  return !INSIDE_INSTALLED_GEM.test(path);
 }
+
+const INSIDE_INSTALLED_GEM = /(^|\/)gems\/[^/]+-\d[^/]*\//;
 
 // ---- gemspec ----
 
