@@ -39,6 +39,7 @@ node scripts/bundle.mjs
 # The web console (served by `palisade server` at /), rebuilt when its sources are newer.
 if [[ -f packages/console/index.html ]]; then
   if [[ ! -f packages/console/dist/index.html ]] || [[ -n $(find packages/console/src packages/console/index.html packages/console/vite.config.ts -newer packages/console/dist/index.html 2>/dev/null | head -n 1) ]]; then
-    (cd packages/console && npx --no-install vite build --logLevel warn)
+    # vite does not type-check; tsc does (strict), then vite bundles.
+    (cd packages/console && npx --no-install tsc -p tsconfig.json && npx --no-install vite build --logLevel warn)
   fi
 fi
