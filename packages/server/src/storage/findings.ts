@@ -51,6 +51,7 @@ function replaceForDigest(ctx: RepoContext, digest: string, result: DigestScanRe
     await insertPackages(tx, digest, result.packages);
     await insertFindings(tx, digest, result.findings);
     await writeDigestSummary(tx, digest, result);
+    await copyDigestSummary(tx, digest);
     await refreshVulnerabilities(ctx, tx, [...new Set([...before, ...result.findings.map((f) => f.vulnerabilityId)])]);
     return true;
   });
@@ -166,6 +167,27 @@ async function writeDigestSummary(tx: SqlExecutor, digest: string, result: Diges
   );
 }
 
+const COUNT_COLS = SEVERITIES.flatMap((s) => [`n_${s}`, `f_${s}`]);
+
+/**
+ * Copy the digest's `digests` row onto its `images` rows (the list sorts and filters on those
+ * columns, see migration 2), in the caller's transaction. With `imageId`, only that image (a row
+ * just created for a digest that may already be scanned); nothing happens when the digest has
+ * no summary yet (the columns keep their "never scanned" defaults).
+ */
+export async function copyDigestSummary(tx: SqlExecutor, digest: string, imageId?: string): Promise<void> {
+  const p = new Params();
+  const d = p.add(digest);
+  const only = imageId === undefined ? '' : ` AND id = ${p.add(imageId)}`;
+  await tx.run(
+    `UPDATE images SET (scan_id, scanned_at, scanned_key, packages, total, fixable, max_rank, ${COUNT_COLS.join(', ')}) =
+       (SELECT d.scan_id, d.scanned_at, d.scanned_at, d.packages, d.total, d.fixable, d.max_rank, ${COUNT_COLS.map((c) => `d.${c}`).join(', ')}
+        FROM digests d WHERE d.digest = ${d})
+     WHERE digest = ${d}${only} AND EXISTS (SELECT 1 FROM digests d2 WHERE d2.digest = ${d})`,
+    p.values,
+  );
+}
+
 /** Recompute the cross-image summary rows of these vulnerabilities from the findings. */
 async function refreshVulnerabilities(ctx: RepoContext, tx: SqlExecutor, ids: readonly string[]): Promise<void> {
   const now = nowIso(ctx);
@@ -176,8 +198,8 @@ async function refreshVulnerabilities(ctx: RepoContext, tx: SqlExecutor, ids: re
     const p = new Params();
     const at = p.add(now);
     await tx.run(
-      `INSERT INTO vulnerabilities (vuln_id, severity_rank, aliases, title, kev, epss, affected_images, fixable_images, affected_packages, updated_at)
-       SELECT vuln_id, MAX(severity_rank), MAX(aliases), MAX(title), MAX(kev), MAX(epss),
+      `INSERT INTO vulnerabilities (vuln_id, severity_rank, aliases, title, kev, epss, epss_key, affected_images, fixable_images, affected_packages, updated_at)
+       SELECT vuln_id, MAX(severity_rank), MAX(aliases), MAX(title), MAX(kev), MAX(epss), COALESCE(MAX(epss), -1),
          COUNT(DISTINCT digest), COUNT(DISTINCT CASE WHEN fixable = 1 THEN digest END), COUNT(DISTINCT purl), ${at}
        FROM findings WHERE vuln_id IN (${p.list(chunk)}) GROUP BY vuln_id`,
       p.values,

@@ -1,13 +1,15 @@
 /**
  * Images (registry, repository, digest) and the list the API shows. Counts come from the
- * `digests` summary row of the latest scan, never from aggregating findings at read time, so a
- * page costs the same with 10 findings or 10 million.
+ * summary of the digest's latest scan, copied onto the image row (migration 2), never from
+ * aggregating findings at read time, so a page costs the same with 10 findings or 10 million.
+ * Every sort has an index with the same columns (id last), so a page, first or later (keyset),
+ * is an index range scan that reads `limit + 1` rows instead of sorting all images.
  */
 import { PalisadeError, SEVERITIES, stableId, type Severity } from '@palisade/core';
 import { nowIso, type RepoContext } from './context.js';
-import { dropDigest, findingsForDigest, packagesForDigest, rankSeverity } from './findings.js';
+import { copyDigestSummary, dropDigest, findingsForDigest, packagesForDigest, rankSeverity } from './findings.js';
 import { clampLimit, clampOffset, cursorOf, keyset, likeContains } from './paging.js';
-import { first, forUpdate, jsonArray, num, optNum, optStr, Params, str, type Row } from './sql.js';
+import { first, forUpdate, jsonArray, lockTx, num, optNum, optStr, Params, str, type Row } from './sql.js';
 import { required } from './tokens.js';
 import type {
   ImageListQuery,
@@ -19,24 +21,17 @@ import type {
   SeverityCounts,
 } from './types.js';
 
-const SELECT = `SELECT i.*, d.scan_id, d.scanned_at, d.packages, d.total, d.fixable, d.max_rank,
-  d.n_critical, d.n_high, d.n_medium, d.n_low, d.n_negligible, d.n_unknown,
-  d.f_critical, d.f_high, d.f_medium, d.f_low, d.f_negligible, d.f_unknown
-  FROM images i LEFT JOIN digests d ON d.digest = i.digest`;
+// The summary columns live on `images` itself: no join with `digests` on any read.
+const SELECT = `SELECT i.* FROM images i`;
 
+// Plain NOT NULL columns (the sort keys of migration 2): each list matches one index exactly.
+// The values equal the COALESCE expressions used before, so older cursors stay valid.
 const SORTS: Record<ImageSort, readonly string[]> = {
   repository: ['i.repository', 'i.id'],
-  lastScanned: [`COALESCE(d.scanned_at, '')`, 'i.id'],
-  lastPushed: [`COALESCE(i.last_pushed_at, '')`, 'i.id'],
-  severity: [
-    'COALESCE(d.max_rank, -1)',
-    'COALESCE(d.n_critical, 0)',
-    'COALESCE(d.n_high, 0)',
-    'COALESCE(d.n_medium, 0)',
-    'COALESCE(d.n_low, 0)',
-    'i.id',
-  ],
-  total: ['COALESCE(d.total, 0)', 'i.id'],
+  lastScanned: ['i.scanned_key', 'i.id'],
+  lastPushed: ['i.pushed_key', 'i.id'],
+  severity: ['i.max_rank', 'i.n_critical', 'i.n_high', 'i.n_medium', 'i.n_low', 'i.id'],
+  total: ['i.total', 'i.id'],
 };
 
 export function imageId(registry: string, repository: string, digest: string): string {
@@ -59,16 +54,24 @@ export function createImageRepository(ctx: RepoContext): ImageRepository {
       const seen = input.seenAt ?? nowIso(ctx);
       // Read-merge-write under a row lock, so concurrent pushes of new tags all keep theirs.
       return ex.transaction(async (tx) => {
-        await tx.run(
+        const inserted = await tx.run(
           `INSERT INTO images (id, registry, repository, digest, tags, first_seen_at) VALUES ($1, $2, $3, $4, '[]', $5)
            ON CONFLICT (id) DO NOTHING`,
           [id, input.registry, input.repository, input.digest, seen],
         );
+        if (inserted > 0) {
+          // A new row for a digest that may already be scanned (pushed to another repository):
+          // give it the digest's counts. Under the findings lock, so a replacement committing
+          // meanwhile cannot miss this (still invisible) row while we copy its older summary.
+          await lockTx(tx, `${ctx.lockPrefix}.findings`);
+          await copyDigestSummary(tx, input.digest, id);
+        }
         const cur = required(await first(tx, `SELECT * FROM images WHERE id = $1${forUpdate(tx)}`, [id]));
         const tags = [...new Set([...jsonArray(cur, 'tags'), ...(input.tags ?? [])])].sort();
         const row = await first(
           tx,
-          `UPDATE images SET tags = $2, first_seen_at = $3, last_pushed_at = $4, last_pulled_at = $5 WHERE id = $1 RETURNING *`,
+          `UPDATE images SET tags = $2, first_seen_at = $3, last_pushed_at = $4, pushed_key = COALESCE($4, ''), last_pulled_at = $5
+           WHERE id = $1 RETURNING *`,
           [
             id,
             JSON.stringify(tags),
@@ -77,7 +80,8 @@ export function createImageRepository(ctx: RepoContext): ImageRepository {
             maxIso(optStr(cur, 'last_pulled_at'), input.pulledAt),
           ],
         );
-        return toRecord(required(row), null);
+        const out = required(row);
+        return toRecord(out, optStr(out, 'scanned_at'));
       });
     },
 
@@ -115,8 +119,15 @@ async function listImages(ctx: RepoContext, q: ImageListQuery): Promise<Page<Ima
   const limit = clampLimit(q.limit);
   const p = new Params();
   const where = imageFilters(q, p);
-  const countSql = `SELECT COUNT(*) AS n FROM images i LEFT JOIN digests d ON d.digest = i.digest${whereSql(where)}`;
-  const total = num(required(await first(ctx.ex, countSql, p.values)), 'n');
+  const countSql = `SELECT COUNT(*) AS n FROM images i${whereSql(where)}`;
+  const filterValues = [...p.values]; // the keyset adds parameters the count must not get
+  const count = async (): Promise<number> => num(required(await first(ctx.ex, countSql, filterValues)), 'n');
+  // A text filter (LIKE '%…%') can use no index: the page and the count would both scan every
+  // image. Without a cursor the page's own scan sees every match, so it counts them too
+  // (COUNT(*) OVER ()): one scan instead of two. With a cursor the page sees only the rows after
+  // it, so the count stays a query of its own.
+  const countInPage = q.text !== undefined && q.text !== '' && q.cursor === undefined;
+  let total = countInPage ? -1 : await count();
 
   const exprs = SORTS[q.sort ?? 'severity'];
   if (!exprs)
@@ -126,8 +137,14 @@ async function listImages(ctx: RepoContext, q: ImageListQuery): Promise<Page<Ima
   const ks = keyset(exprs, q.order ?? 'desc', q.cursor, p);
   const conds = ks.after ? [...where, ks.after] : where;
   const offset = q.cursor === undefined ? clampOffset(q.offset) : 0;
-  const sql = `${SELECT.replace('SELECT i.*', `SELECT ${ks.select}, i.*`)}${whereSql(conds)} ORDER BY ${ks.orderBy} LIMIT ${limit + 1} OFFSET ${offset}`;
+  const columns = `${ks.select}, ${countInPage ? 'COUNT(*) OVER () AS total_rows, ' : ''}i.*`;
+  const sql = `${SELECT.replace('SELECT i.*', `SELECT ${columns}`)}${whereSql(conds)} ORDER BY ${ks.orderBy} LIMIT ${limit + 1} OFFSET ${offset}`;
   const rows = await ctx.ex.all(sql, p.values);
+  if (countInPage) {
+    const head = rows[0];
+    // No row (e.g. an offset past the end) carries the count: ask for it.
+    total = head ? num(head, 'total_rows') : await count();
+  }
   const more = rows.length > limit;
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
@@ -146,12 +163,12 @@ function imageFilters(q: ImageListQuery, p: Params): string[] {
   }
   const sevs = (q.severity ?? []).map(checkSeverity);
   if (sevs.length > 0) {
-    const prefix = q.fixable === true ? 'd.f_' : 'd.n_';
-    where.push(`(${sevs.map((s) => `COALESCE(${prefix}${s}, 0) > 0`).join(' OR ')})`);
+    const prefix = q.fixable === true ? 'i.f_' : 'i.n_';
+    where.push(`(${sevs.map((s) => `${prefix}${s} > 0`).join(' OR ')})`);
   } else if (q.fixable === true) {
-    where.push('COALESCE(d.fixable, 0) > 0');
+    where.push('i.fixable > 0');
   }
-  if (q.fixable === false) where.push('COALESCE(d.fixable, 0) = 0');
+  if (q.fixable === false) where.push('i.fixable = 0');
   return where;
 }
 

@@ -190,7 +190,57 @@ CREATE TABLE severity_trend (
 )
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: INITIAL }];
+const SEVERITY_COLS = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'];
+const COUNT_COLS = SEVERITY_COLS.flatMap((s) => [`n_${s}`, `f_${s}`]);
+
+/**
+ * Version 2: the images list read `images LEFT JOIN digests` and sorted by expressions over the
+ * join, so every first page sorted all images (p99 ≈ 70 ms at 10,000 images). Now each image row
+ * carries its digest's summary and the sort keys as plain NOT NULL columns (NULL-free, so row-value
+ * keyset comparisons and ORDER BY agree on both engines), with one index per sort ending in `id`:
+ * a page is an index range scan that stops after `limit + 1` rows. findings.ts keeps the copy in
+ * step inside the transaction that replaces a digest's findings; images.ts fills it when an image
+ * row appears for an already-scanned digest. `digests` stays the source of truth.
+ *
+ * The vulnerabilities list gets the same for its epss sort (it sorted `COALESCE(epss, -1)`).
+ */
+const IMAGE_SORT_KEYS = [
+  ...[
+    'scan_id TEXT',
+    'scanned_at TEXT',
+    // COALESCE(scanned_at, '') and COALESCE(last_pushed_at, ''): the lastScanned / lastPushed sort keys.
+    "scanned_key TEXT NOT NULL DEFAULT ''",
+    "pushed_key TEXT NOT NULL DEFAULT ''",
+    'packages INTEGER NOT NULL DEFAULT 0',
+    'total INTEGER NOT NULL DEFAULT 0',
+    'fixable INTEGER NOT NULL DEFAULT 0',
+    // -1: never scanned, or clean (as COALESCE(d.max_rank, -1) was).
+    'max_rank INTEGER NOT NULL DEFAULT -1',
+    ...COUNT_COLS.map((c) => `${c} INTEGER NOT NULL DEFAULT 0`),
+  ].map((col) => `ALTER TABLE images ADD COLUMN ${col}`),
+  // Row-value SET works on SQLite >= 3.15 and PostgreSQL.
+  `UPDATE images SET (scan_id, scanned_at, scanned_key, packages, total, fixable, max_rank, ${COUNT_COLS.join(', ')}) =
+     (SELECT d.scan_id, d.scanned_at, d.scanned_at, d.packages, d.total, d.fixable, d.max_rank, ${COUNT_COLS.map((c) => `d.${c}`).join(', ')}
+      FROM digests d WHERE d.digest = images.digest)
+   WHERE digest IN (SELECT digest FROM digests)`,
+  'UPDATE images SET pushed_key = last_pushed_at WHERE last_pushed_at IS NOT NULL',
+  // One index per sort of ImageListQuery, columns in the order of the ORDER BY, id last.
+  'CREATE INDEX images_by_severity ON images (max_rank, n_critical, n_high, n_medium, n_low, id)',
+  'CREATE INDEX images_by_repository ON images (repository, id)',
+  'CREATE INDEX images_by_scanned ON images (scanned_key, id)',
+  'CREATE INDEX images_by_pushed ON images (pushed_key, id)',
+  'CREATE INDEX images_by_total ON images (total, id)',
+  // A prefix of images_by_repository: only extra write cost now.
+  'DROP INDEX images_repository',
+  'ALTER TABLE vulnerabilities ADD COLUMN epss_key REAL NOT NULL DEFAULT -1',
+  'UPDATE vulnerabilities SET epss_key = epss WHERE epss IS NOT NULL',
+  'CREATE INDEX vulnerabilities_epss ON vulnerabilities (epss_key, vuln_id)',
+].join(';\n');
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: INITIAL },
+  { version: 2, name: 'image list sort keys on images', sql: IMAGE_SORT_KEYS },
+];
 
 const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER PRIMARY KEY,

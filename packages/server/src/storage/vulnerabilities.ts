@@ -18,7 +18,8 @@ import type {
 const SORTS: Record<VulnerabilitySort, readonly string[]> = {
   severity: ['severity_rank', 'affected_images', 'vuln_id'],
   affectedImages: ['affected_images', 'severity_rank', 'vuln_id'],
-  epss: ['COALESCE(epss, -1)', 'vuln_id'],
+  // epss_key is COALESCE(epss, -1), kept as a column so the vulnerabilities_epss index serves the sort.
+  epss: ['epss_key', 'vuln_id'],
   id: ['vuln_id'],
 };
 
@@ -38,7 +39,7 @@ export function createVulnerabilityRepository(ctx: RepoContext): VulnerabilityRe
       const from = 'FROM findings f JOIN images i ON i.digest = f.digest WHERE f.vuln_id = $1';
       const total = num(required(await first(ex, `SELECT COUNT(*) AS n ${from}`, [id])), 'n');
       const rows = await ex.all(
-        `SELECT i.*, f.package_name, f.package_version, f.fixed_versions, d.scanned_at ${from.replace('WHERE', 'LEFT JOIN digests d ON d.digest = i.digest WHERE')}
+        `SELECT i.*, f.package_name, f.package_version, f.fixed_versions ${from}
          ORDER BY i.repository, i.id, f.package_name, f.package_id LIMIT ${limit} OFFSET ${offset}`,
         [id],
       );

@@ -54,6 +54,16 @@ function seedSql(series: string): string {
     FROM findings GROUP BY vuln_id;`;
 }
 
+/** The copies migration 2 keeps on `images` / `vulnerabilities` (the storage code maintains them on every write). */
+const SYNC_SQL = `
+  UPDATE images SET (scan_id, scanned_at, scanned_key, packages, total, fixable, max_rank, n_critical, f_critical, n_high, f_high,
+      n_medium, f_medium, n_low, f_low, n_negligible, f_negligible, n_unknown, f_unknown) =
+    (SELECT d.scan_id, d.scanned_at, d.scanned_at, d.packages, d.total, d.fixable, d.max_rank, d.n_critical, d.f_critical, d.n_high,
+      d.f_high, d.n_medium, d.f_medium, d.n_low, d.f_low, d.n_negligible, d.f_negligible, d.n_unknown, d.f_unknown
+     FROM digests d WHERE d.digest = images.digest)
+  WHERE digest IN (SELECT digest FROM digests);
+  UPDATE vulnerabilities SET epss_key = epss WHERE epss IS NOT NULL;`;
+
 const SQLITE_SERIES = `(WITH RECURSIVE s(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM s WHERE k + 1 < $N) SELECT k FROM s) AS s`;
 const PG_SERIES = `generate_series(0, $N - 1) AS k`;
 
@@ -119,7 +129,7 @@ async function main(): Promise<void> {
     await s.close();
     const raw = new BetterSqlite3(join(dir.path, 'palisade.sqlite'));
     let t = performance.now();
-    raw.exec(`BEGIN; ${seedSql(SQLITE_SERIES)} COMMIT; ANALYZE;`);
+    raw.exec(`BEGIN; ${seedSql(SQLITE_SERIES)} ${SYNC_SQL} COMMIT; ANALYZE;`);
     report('better-sqlite3 load', performance.now() - t);
     report(
       'better-sqlite3 naive images list (aggregate 1M findings)',
@@ -153,7 +163,7 @@ async function main(): Promise<void> {
       const p = await openStorage({ databaseUrl: PG_URL, schema, secretKey: TEST_KEY });
       const c = await admin.connect();
       t = performance.now();
-      await c.query(`SET search_path TO ${schema}; BEGIN; ${seedSql(PG_SERIES)} COMMIT; ANALYZE;`);
+      await c.query(`SET search_path TO ${schema}; BEGIN; ${seedSql(PG_SERIES)} ${SYNC_SQL} COMMIT; ANALYZE;`);
       c.release(true);
       report('postgres load', performance.now() - t);
       report(

@@ -56,7 +56,7 @@ forEachBackend((h) => {
     const db = await h.fresh();
     const [a, b, c] = await Promise.all([db.open(), db.open(), db.open()]);
     assert.ok(a && b && c);
-    const rows = await db.raw('SELECT version, COUNT(*) AS n FROM schema_migrations GROUP BY version');
+    const rows = await db.raw('SELECT version, COUNT(*) AS n FROM schema_migrations GROUP BY version ORDER BY version');
     assert.deepEqual(
       rows.map((r) => [Number(r['version']), Number(r['n'])]),
       MIGRATIONS.map((m) => [m.version, 1]),
