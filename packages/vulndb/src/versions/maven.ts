@@ -10,9 +10,23 @@ import {
 } from './common.js';
 
 /**
- * Maven's ComparableVersion (maven-artifact 3.8): a version is a tree of items. '.' separates
- * items, '-' and every digit/letter transition open a nested list; trailing "null" items
- * (0, "", ga/final/release, empty lists) are dropped. Every string is accepted.
+ * Maven's ComparableVersion as OSV's Maven fixtures define it (maven-artifact 3.8.6, the version
+ * osv-detector's GenerateMavenVersions.java generated them with, plus the POM reference's
+ * version order spec): a version is a tree of items. '.' separates items, '-' and every
+ * digit/letter transition open a nested list; trailing "null" items (0, "", ga/final/release,
+ * empty lists) are dropped. Every string is accepted.
+ *
+ * Two documented behaviours differ from maven-artifact 3.8.7 and 3.9.x (which agree with each
+ * other here); {@link MAVEN_ARTIFACT_3_9} switches both back, for the differential test:
+ *
+ * - MNG-7644 (3.8.7/3.9.0, "Fix version comparison where .X1 < -X2"): since then a qualifier
+ *   that follows other items of its list and is followed by a digit or ends the version gets a
+ *   list of its own, so "1.0.0.RC1" is [1, [rc, [1]]] rather than [1, 0, 0, rc, [1]]. OSV's
+ *   fixtures predate it: "2.9.0-1 < 2.9.0.RC1" (3.9 says >), "6.1.12.rc5 < 6.1.12rc1",
+ *   "1.2.31.sec10 < 1.2.31_noneautotype", "1.0.0rc0 < 1.0.beta8", ...
+ * - MNG-6420 (open, every release): the POM reference trims "null" values at each hyphen, so
+ *   "1-ga-1" = "1-0-1" = "1-1", as OSV's comparators and fixtures do; ComparableVersion drops the
+ *   null but keeps the hyphen's nesting, giving [1, [[1]]] < [1, [1]].
  */
 type Item =
   | { readonly kind: 'int'; readonly digits: string }
@@ -64,7 +78,19 @@ function normalize(list: Item[]): void {
   }
 }
 
-function parse(raw: string): Item {
+/**
+ * A list holds at most one sub-list, always its last item, so a list starting with a list holds
+ * only that list: take its items instead ("1-ga-1" = "1-0-1" = "1-1" = [1, [1]]).
+ */
+function unnest(list: Item[]): void {
+  let first = list[0];
+  while (list.length === 1 && first !== undefined && first.kind === 'list') {
+    list.splice(0, 1, ...first.items);
+    first = list[0];
+  }
+}
+
+function parse(raw: string, dialect: MavenDialect): Item {
   requireNonEmpty('Maven', raw);
   const v = raw.toLowerCase();
   const root: Item[] = [];
@@ -86,8 +112,8 @@ function parse(raw: string): Item {
       if (c === 45) openList();
     } else if (isDigitCode(c)) {
       if (!isDigit && i > start) {
-        // 3.8: a qualifier after other items of the list gets a list of its own ("1.0rc1").
-        if (list.length > 0) openList();
+        // MNG-7644 (3.8.7+ only): a qualifier after other items gets a list of its own ("1.0.rc1").
+        if (dialect.qualifierAfterItemsNests && list.length > 0) openList();
         list.push(stringItem(v.slice(start, i), true));
         start = i;
         openList();
@@ -103,11 +129,17 @@ function parse(raw: string): Item {
     }
   }
   if (v.length > start) {
-    // Likewise for a trailing qualifier: "1.0.RC" is [1, [rc]].
-    if (!isDigit && list.length > 0) openList();
+    // Likewise for a trailing qualifier: 3.8.7+ read "1.0.RC" as [1, [rc]], 3.8.6 as [1, 0, rc].
+    if (dialect.qualifierAfterItemsNests && !isDigit && list.length > 0) openList();
     list.push(parseItem(isDigit, v.slice(start)));
   }
-  for (let k = stack.length - 1; k >= 0; k--) normalize(stack[k] as Item[]);
+  for (let k = stack.length - 1; k >= 0; k--) {
+    const items = stack[k] as Item[];
+    normalize(items);
+    // A list starts with a list only when the nulls before a hyphen were dropped ("1-ga-1" ->
+    // [1, [[1]]]): the spec then trims the hyphen too. Never the root, or "0-1" would be "1".
+    if (k > 0 && dialect.nullBeforeHyphenCollapses) unnest(items);
+  }
   return { kind: 'list', items: root };
 }
 
@@ -140,7 +172,37 @@ function compareItems(a: Item | undefined, b: Item | undefined): number {
   return 0;
 }
 
-const parseCached = cachedParser(parse);
+/** The switches between Palisade's Maven order and maven-artifact 3.8.7/3.9.x (see the top). */
+export interface MavenDialect {
+  /** MNG-7644: a qualifier after other items of its list, before a digit or at the end, nests. */
+  readonly qualifierAfterItemsNests: boolean;
+  /** POM spec, MNG-6420: a sub-list left starting with a list once its nulls are dropped ("1-ga-1") is unnested. */
+  readonly nullBeforeHyphenCollapses: boolean;
+}
+
+/** Palisade's order: OSV's fixtures (maven-artifact 3.8.6 + the POM reference spec). */
+export const MAVEN_OSV: MavenDialect = { qualifierAfterItemsNests: false, nullBeforeHyphenCollapses: true };
+/** maven-artifact 3.8.7 and 3.9.x: ComparableVersion after MNG-7644, without the spec's collapse. */
+export const MAVEN_ARTIFACT_3_9: MavenDialect = { qualifierAfterItemsNests: true, nullBeforeHyphenCollapses: false };
+
+const parsers = new Map<MavenDialect, (v: string) => Item>();
+
+function parserFor(dialect: MavenDialect): (v: string) => Item {
+  let p = parsers.get(dialect);
+  if (p === undefined) {
+    p = cachedParser((v: string) => parse(v, dialect));
+    parsers.set(dialect, p);
+  }
+  return p;
+}
+
+/** Compares two Maven versions in the given dialect (Palisade's scheme uses MAVEN_OSV). */
+export function compareMavenAs(dialect: MavenDialect, a: string, b: string): number {
+  const p = parserFor(dialect);
+  return compareItems(p(a), p(b));
+}
+
+const parseCached = parserFor(MAVEN_OSV);
 
 export const mavenScheme: VersionScheme = {
   id: 'maven',
