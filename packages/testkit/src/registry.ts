@@ -16,10 +16,18 @@ import { freePort, tempDir } from './index.js';
 export interface StartRegistryOptions {
   auth?: 'none' | 'basic' | 'token';
   tls?: boolean;
-  /** Registry webhook notifications are POSTed to this URL. */
-  notifications?: { url: string };
+  /**
+   * Registry webhook notifications are POSTed to this URL, with these extra headers (e.g.
+   * `{Authorization: 'Bearer <webhook token>'}`, as a registry is configured for Palisade).
+   */
+  notifications?: { url: string; headers?: Record<string, string> };
   /** Readiness bound, ms (default 20000). */
   startTimeoutMs?: number;
+  /**
+   * Listen on this port (default: a free one). For when the registry's address must be known
+   * before it starts, e.g. to register it with Palisade and get the webhook URL it notifies.
+   */
+  port?: number;
 }
 
 export interface TestRegistry {
@@ -320,7 +328,7 @@ async function startIn(
   const password = 'pw-' + randomBytes(9).toString('hex');
   const storage = join(dir, 'storage');
   mkdirSync(storage);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   const httpConfig: Record<string, unknown> = { addr: host, secret: randomBytes(16).toString('hex') };
   let caFile: string | undefined;
@@ -355,7 +363,21 @@ async function startIn(
     ...(opts.notifications
       ? {
           notifications: {
-            endpoints: [{ name: 'palisade', url: opts.notifications.url, timeout: '2s', threshold: 3, backoff: '1s' }],
+            endpoints: [
+              {
+                name: 'palisade',
+                url: opts.notifications.url,
+                // Distribution's config takes each header as a list of values.
+                ...(opts.notifications.headers
+                  ? {
+                      headers: Object.fromEntries(Object.entries(opts.notifications.headers).map(([k, v]) => [k, [v]])),
+                    }
+                  : {}),
+                timeout: '2s',
+                threshold: 3,
+                backoff: '1s',
+              },
+            ],
           },
         }
       : {}),

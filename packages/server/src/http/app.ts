@@ -22,6 +22,7 @@ import { buildOpenApi } from './openapi.js';
 import { buildRoutes, type RouteDef } from './routes.js';
 import { serveConsole } from './console.js';
 import { DEFAULT_BODY_LIMIT } from '../config/index.js';
+import { DISTRIBUTION_EVENTS_MEDIA_TYPE, webhookTokenOf } from '../registry/index.js';
 
 export interface AppLogOptions {
   level: string;
@@ -52,6 +53,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     role?: Role | null;
+    /** Authenticated by the `:id` registry's webhook token instead of an API token. */
+    webhook?: boolean;
   }
 }
 
@@ -111,10 +114,30 @@ export function createApp(deps: AppDependencies): FastifyInstance {
   app.decorateRequest('principal', null);
   // The API speaks JSON only; a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
+  // Registry notifications come as these; the events route parses the bytes itself (with the
+  // body limit applied here as for JSON). Other routes validate a body against an object schema,
+  // so such a body is a 400 there.
+  app.addContentTypeParser(
+    [DISTRIBUTION_EVENTS_MEDIA_TYPE, 'application/cloudevents+json'],
+    { parseAs: 'buffer' },
+    (_req, body, done) => done(null, body),
+  );
 
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?', 1)[0] ?? '';
     if (!path.startsWith('/api/')) return;
+    if (req.routeOptions.config.webhook) {
+      // Before the body is read: a wrong token costs one indexed lookup and enqueues nothing.
+      const token = webhookTokenOf(req.headers.authorization);
+      const { id } = req.params as { id?: string };
+      if (token === undefined || id === undefined || !(await deps.storage.registries.verifyWebhookToken(id, token))) {
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer realm="palisade-webhook"')
+          .send(errorBody('E_AUTH', 'send this registry\'s webhook token: "Authorization: Bearer <token>"'));
+      }
+      return;
+    }
     const token = bearerToken(req.headers.authorization);
     if (token === undefined) {
       return reply
@@ -146,7 +169,16 @@ export function createApp(deps: AppDependencies): FastifyInstance {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return reply.code(413).send(errorBody('E_TOO_LARGE', `request body larger than ${bodyLimit} bytes`));
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return reply.code(415).send(errorBody('E_INPUT', 'send the body as application/json'));
+        return reply
+          .code(415)
+          .send(
+            errorBody(
+              'E_INPUT',
+              req.routeOptions.config.webhook
+                ? `send the body as ${DISTRIBUTION_EVENTS_MEDIA_TYPE} or application/json`
+                : 'send the body as application/json',
+            ),
+          );
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return reply.code(400).send(errorBody('E_INPUT', 'body: a JSON object is required'));
       case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -193,7 +225,7 @@ export function createApp(deps: AppDependencies): FastifyInstance {
     app.route({
       method: r.method,
       url: r.url,
-      config: { role: r.role },
+      config: { role: r.role, webhook: r.auth === 'webhook' },
       schema: {
         ...(r.schema.params ? { params: r.schema.params } : {}),
         ...(r.schema.querystring ? { querystring: r.schema.querystring } : {}),

@@ -21,6 +21,7 @@ const STATUS_TEXT: Record<number, string> = {
   204: 'No content',
   400: 'Invalid request (the message names the field)',
   401: 'Missing or unknown bearer token',
+  415: 'Unsupported content type',
   403: 'The token’s role does not allow this',
   404: 'Not found',
   413: 'Request body too large',
@@ -55,9 +56,11 @@ export function buildOpenApi(routes: readonly RouteDef[]): OpenApiDocument {
     }
     const errors = [
       ...(r.schema.body || r.schema.querystring || r.schema.params ? [400] : []),
-      ...(r.role ? [401, 403] : []),
+      ...(r.rawBody ? [400] : []),
+      ...(r.role ? [401, 403] : r.auth === 'webhook' ? [401] : []),
       ...(r.schema.params ? [404] : []),
-      ...(r.schema.body ? [413] : []),
+      ...(r.schema.body || r.rawBody ? [413] : []),
+      ...(r.rawBody ? [415] : []),
     ];
     for (const code of errors)
       responses[String(code)] ??= {
@@ -68,12 +71,19 @@ export function buildOpenApi(routes: readonly RouteDef[]): OpenApiDocument {
       operationId: r.operationId,
       summary: r.summary,
       tags: [r.tag],
-      security: r.role ? [{ bearerAuth: [] }] : [],
-      'x-palisade-role': r.role ?? 'none',
+      security: r.role ? [{ bearerAuth: [] }] : r.auth === 'webhook' ? [{ webhookToken: [] }] : [],
+      'x-palisade-role': r.role ?? (r.auth === 'webhook' ? 'webhook' : 'none'),
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(r.schema.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: r.schema.body } } } }
-        : {}),
+        : r.rawBody
+          ? {
+              requestBody: {
+                required: true,
+                content: Object.fromEntries(r.rawBody.contentTypes.map((t) => [t, { schema: r.rawBody?.schema }])),
+              },
+            }
+          : {}),
       responses,
     };
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
@@ -88,7 +98,14 @@ export function buildOpenApi(routes: readonly RouteDef[]): OpenApiDocument {
     },
     paths,
     components: {
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'API token (pal_…)' } },
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'API token (pal_…)' },
+        webhookToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'a registry’s webhook token (pal_wh_…), from the response to POST /api/v1/registries',
+        },
+      },
       schemas: { Error: ErrorBody },
     },
   };

@@ -16,8 +16,10 @@ import type {
   VulnerabilityListQuery as StorageVulnQuery,
   VulnerabilitySort,
 } from '../storage/index.js';
-import type { ScanQueue } from '../worker/queue.js';
+import { parseRegistryEvents, DISTRIBUTION_EVENTS_MEDIA_TYPE } from '../registry/index.js';
+import { registryHost, type ScanQueue } from '../worker/queue.js';
 import type { VulnDbState } from '../worker/vulndb.js';
+import { imageIdentity, PUBLISH_WARNING_PREFIX } from '../worker/worker.js';
 import type { Metrics } from './metrics.js';
 import * as S from './schemas.js';
 
@@ -50,6 +52,13 @@ export interface RouteDef {
   schema: RouteSchema;
   /** Non-JSON response (metrics); the OpenAPI document names the content type. */
   produces?: string;
+  /**
+   * `webhook`: authenticated by the registry's webhook token (the `:id` registry's), not by an
+   * API token; the API-token hook skips these routes.
+   */
+  auth?: 'webhook';
+  /** A body the route parses itself (no Ajv validation): documented with these content types. */
+  rawBody?: { contentTypes: readonly string[]; schema: S.JsonSchema };
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
@@ -88,6 +97,10 @@ interface RegistryBodyT {
   url: string;
   insecure?: boolean;
   credentials?: { username: string; password: string };
+}
+interface RegistryFlagsT {
+  readOnly?: boolean;
+  publishResults?: boolean;
 }
 interface TokenBodyT {
   name: string;
@@ -281,12 +294,18 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
       operationId: 'getScan',
       summary: 'One scan: status, attempts, error, timings',
       tag: 'scans',
-      schema: { params: S.IdParams, response: { 200: S.ScanRecord } },
+      schema: { params: S.IdParams, response: { 200: S.ScanDetail } },
       handler: async (req) => {
         const { id } = req.params as { id: string };
         const scan = await storage.scans.get(id);
         if (!scan) throw new PalisadeError('E_NOT_FOUND', 'no such scan', { subject: id });
-        return scan;
+        // A failed publish is kept as a warning of the (succeeded) scan's report.
+        let publishError: string | null = null;
+        if (scan.status === 'succeeded') {
+          const warning = (await storage.scans.report(id))?.warnings.find((w) => w.startsWith(PUBLISH_WARNING_PREFIX));
+          if (warning !== undefined) publishError = warning.slice(PUBLISH_WARNING_PREFIX.length);
+        }
+        return { ...scan, publishError };
       },
     },
     // ---------- registries (admin) ----------
@@ -299,12 +318,17 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
       tag: 'registries',
       schema: { body: S.RegistryCreateBody, response: { 201: S.RegistryCreated } },
       handler: async (req, reply) => {
-        const b = req.body as RegistryBodyT;
+        const b = req.body as RegistryBodyT & RegistryFlagsT;
+        const readOnly = b.readOnly ?? false;
         const created = await storage.withTransaction(async (tx) => {
           const registry = await tx.registries.create({
             name: b.name,
             url: b.url.replace(/\/+$/, ''),
             insecure: b.insecure ?? false,
+            readOnly,
+            // On by default (the report is attached next to the image, never over it); a
+            // read-only registry is never written whatever this says.
+            publishResults: b.publishResults ?? !readOnly,
             credentials: b.credentials ?? null,
           });
           const token = await tx.registries.rotateWebhookToken(registry.id);
@@ -355,6 +379,84 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
         if (!(await storage.registries.delete(id)))
           throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
         return reply.code(204).send();
+      },
+    },
+    // ---------- registry notifications (webhook token) ----------
+    {
+      method: 'POST',
+      url: '/api/v1/registries/:id/events',
+      role: null,
+      auth: 'webhook',
+      operationId: 'receiveRegistryEvents',
+      summary:
+        'Push/pull notifications from the registry (webhook token): pushed images are recorded and queued for one scan per digest',
+      tag: 'registries',
+      rawBody: {
+        contentTypes: [DISTRIBUTION_EVENTS_MEDIA_TYPE, 'application/json', 'application/cloudevents+json'],
+        schema: S.RegistryEventsBody,
+      },
+      schema: { params: S.IdParams, response: { 202: S.RegistryEventsAccepted } },
+      handler: async (req, reply) => {
+        const { id } = req.params as { id: string };
+        const registry = await storage.registries.get(id);
+        // Deleted between the token check and here.
+        if (!registry) throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
+        let parsed: ReturnType<typeof parseRegistryEvents>;
+        try {
+          parsed = parseRegistryEvents(req.body, req.headers['content-type'] ?? '');
+        } catch (err) {
+          if (!(err instanceof PalisadeError)) throw err;
+          const status =
+            err.code === 'E_TOO_LARGE' ? 413 : err.code === 'E_UNSUPPORTED' ? 415 : err.code === 'E_INPUT' ? 400 : 0;
+          if (status === 0) throw err;
+          return reply.code(status).send({ error: { code: err.code, message: err.describe() } });
+        }
+        const host = registryHost(registry);
+        const now = deps.clock.now().toISOString();
+        const out = {
+          received: parsed.total,
+          pushes: parsed.pushes.length,
+          queued: 0,
+          deduplicated: 0,
+          pulls: 0,
+          ignored: 0,
+        };
+        for (const n of Object.values(parsed.ignored)) out.ignored += n;
+        // Record and enqueue only: the scan runs in the worker, so the registry gets its answer
+        // quickly (it retries, and backs off from, slow endpoints).
+        for (const push of parsed.pushes) {
+          const name = imageIdentity(`${host}/${push.repository}@${push.digest}`).registry;
+          await storage.images.upsert({
+            registry: name,
+            repository: push.repository,
+            digest: push.digest,
+            ...(push.tag !== undefined ? { tags: [push.tag] } : {}),
+            pushedAt: now,
+          });
+          const { created } = await deps.scanQueue.enqueueDigest({
+            registry,
+            repository: push.repository,
+            digest: push.digest,
+          });
+          if (created) out.queued++;
+          else out.deduplicated++;
+        }
+        for (const pull of parsed.pulls) {
+          const name = imageIdentity(`${host}/${pull.repository}@${pull.digest}`).registry;
+          // Only images Palisade knows: a pull is no reason to start tracking (or scanning) one.
+          if (!(await storage.images.find(name, pull.repository, pull.digest))) continue;
+          await storage.images.upsert({
+            registry: name,
+            repository: pull.repository,
+            digest: pull.digest,
+            ...(pull.tag !== undefined ? { tags: [pull.tag] } : {}),
+            pulledAt: now,
+          });
+          out.pulls++;
+        }
+        if (out.queued > 0) req.log.info({ registry: registry.id, ...out }, 'registry events received');
+        void reply.code(202);
+        return out;
       },
     },
     // ---------- tokens (admin) ----------

@@ -118,11 +118,24 @@ export const ScanRecord = object({
   durationMs: nullable('integer'),
 });
 
+/** One scan as GET /api/v1/scans/{id} shows it: also whether publishing its report failed. */
+export const ScanDetail = object(
+  {
+    ...((ScanRecord['properties'] ?? {}) as Record<string, JsonSchema>),
+    publishError: nullable('string', {
+      description: 'why the report could not be published into the registry (the scan itself succeeded)',
+    }),
+  },
+  [...((ScanRecord['required'] ?? []) as string[]), 'publishError'],
+);
+
 export const Registry = object({
   id: str,
   name: str,
   url: str,
   insecure: bool,
+  readOnly: bool,
+  publishResults: bool,
   hasCredentials: bool,
   hasWebhookToken: bool,
   webhookUrl: str,
@@ -215,6 +228,11 @@ export const RegistryCreateBody = object(
     name: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9._-]+$' },
     url: { type: 'string', minLength: 1, maxLength: 512, pattern: '^https?://' },
     insecure: { type: 'boolean', default: false },
+    readOnly: { type: 'boolean', default: false, description: 'never write to this registry (no published reports)' },
+    publishResults: {
+      type: 'boolean',
+      description: 'attach each scan report to its image as an OCI referrer (default: true unless readOnly)',
+    },
     credentials: object({
       username: { type: 'string', minLength: 1, maxLength: 256 },
       password: { type: 'string', minLength: 1, maxLength: 8192, writeOnly: true },
@@ -229,6 +247,39 @@ export const RegistryCreated = object({
     url: str,
     token: { type: 'string', description: 'shown once: send it as `Authorization: Bearer <token>` from the registry' },
   }),
+});
+
+/** The distribution notification envelope as far as the receiver reads it (documentation only). */
+export const RegistryEventsBody: JsonSchema = {
+  type: 'object',
+  description:
+    'CNCF distribution notification envelope ({events: [...]}) or a Harbor webhook / CloudEvent; see docs/registry-integration.md',
+  properties: {
+    events: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: str,
+          action: { type: 'string', enum: ['push', 'pull', 'delete', 'mount'] },
+          target: {
+            type: 'object',
+            properties: { mediaType: str, digest: str, repository: str, url: str, tag: str },
+          },
+          request: { type: 'object', properties: { useragent: str } },
+        },
+      },
+    },
+  },
+};
+
+export const RegistryEventsAccepted = object({
+  received: { type: 'integer', description: 'events (or Harbor resources) in the body' },
+  pushes: { type: 'integer', description: 'distinct image manifests reported pushed' },
+  queued: { type: 'integer', description: 'new scans queued' },
+  deduplicated: { type: 'integer', description: 'pushes whose digest already has a pending or finished scan' },
+  pulls: { type: 'integer', description: 'known images whose last-pulled time moved' },
+  ignored: { type: 'integer', description: 'blobs, deletes, signatures, Palisade’s own pushes…' },
 });
 
 export const TokenCreateBody = object(

@@ -71,6 +71,13 @@ export interface ManifestPush {
   eventIds: string[];
 }
 
+/** A manifest pull by someone other than Palisade: it moves the image's last-pulled time. */
+export interface ManifestPull {
+  repository: string;
+  digest: string;
+  tag?: string;
+}
+
 export type IgnoreReason = 'blob' | 'pull' | 'delete' | 'mount' | 'own' | 'attachment' | 'not-an-image' | 'other';
 
 export interface ParsedEvents {
@@ -79,6 +86,12 @@ export interface ParsedEvents {
   total: number;
   /** Manifest pushes to scan, one per repository@digest, in the order first seen. */
   pushes: ManifestPush[];
+  /**
+   * Manifest pulls, one per repository@digest (still counted in `ignored.pull`: they are never
+   * scanned). Blob pulls and Palisade's own pulls (its scans) are left out, so an image only
+   * Palisade reads does not look in use to the rescan window.
+   */
+  pulls: ManifestPull[];
   /** How many events were ignored, by why (for metrics and for tests). */
   ignored: Record<IgnoreReason, number>;
 }
@@ -221,6 +234,7 @@ function parseDistribution(json: unknown, maxEvents: number): ParsedEvents {
   }
   const ignored = emptyIgnored();
   const pushes = new PushSet();
+  const pulls = new PullSet();
   events.forEach((raw, i) => {
     const field = `events[${i}]`;
     const event = requireRecord(raw, field);
@@ -229,10 +243,46 @@ function parseDistribution(json: unknown, maxEvents: number): ParsedEvents {
     if (typeof action !== 'string') throw inputError(`${field}.action`, `not a string (got ${typeName(action)})`);
     const target = requireRecord(event['target'], `${field}.target`);
     const request = event['request'] === undefined ? {} : requireRecord(event['request'], `${field}.request`);
+    if (action === 'pull') {
+      const pull = distributionPull(target, request);
+      if (pull) pulls.add(pull);
+    }
     const push = classifyDistributionEvent(action, target, request, `${field}.target`, ignored);
     if (push) pushes.add({ ...push, eventIds: id ? [id] : [] });
   });
-  return { format: 'distribution', total: events.length, pushes: pushes.list(), ignored };
+  return { format: 'distribution', total: events.length, pushes: pushes.list(), pulls: pulls.list(), ignored };
+}
+
+/** Collects pulls keyed by repository@digest. */
+class PullSet {
+  private readonly byKey = new Map<string, ManifestPull>();
+
+  add(pull: ManifestPull): void {
+    const key = `${pull.repository}@${pull.digest}`;
+    const seen = this.byKey.get(key);
+    if (!seen) this.byKey.set(key, pull);
+    else if (seen.tag === undefined && pull.tag !== undefined) seen.tag = pull.tag;
+  }
+
+  list(): ManifestPull[] {
+    return [...this.byKey.values()];
+  }
+}
+
+/**
+ * The manifest pull a pull event reports, if it is one worth recording. A pull is never an error:
+ * a malformed one is skipped rather than refusing the envelope its pushes came in.
+ */
+function distributionPull(target: Record<string, unknown>, request: Record<string, unknown>): ManifestPull | undefined {
+  const { digest, repository, url, mediaType, tag } = target;
+  const userAgent = request['useragent'];
+  if (typeof digest !== 'string' || !isDigest(digest)) return undefined;
+  if (typeof repository !== 'string' || !isRepositoryName(repository)) return undefined;
+  if (typeof userAgent === 'string' && PALISADE_USER_AGENT_RE.test(userAgent)) return undefined;
+  const manifestUrl = typeof url === 'string' && /\/manifests\/[^/]+$/.test(url);
+  if (!manifestUrl && !(typeof mediaType === 'string' && IMAGE_MANIFEST_TYPES.has(mediaType))) return undefined;
+  if (typeof tag === 'string' && ATTACHMENT_TAG_RE.test(tag)) return undefined;
+  return { repository, digest, ...(typeof tag === 'string' && TAG_RE.test(tag) ? { tag } : {}) };
 }
 
 /** The push an event reports, or undefined after counting why it is ignored. */
@@ -323,8 +373,11 @@ function parseHarbor(
   const ignored = emptyIgnored();
   if (!HARBOR_PUSH_TYPES.has(type)) {
     // Scans, quota and replication events carry other shapes: count them as one ignored event.
-    ignored[HARBOR_IGNORED[type] ?? 'other']++;
-    return { format, total: 1, pushes: [], ignored };
+    const reason = HARBOR_IGNORED[type] ?? 'other';
+    ignored[reason]++;
+    const own = typeof operator === 'string' && (options.ownOperators ?? []).includes(operator);
+    const pulls = reason === 'pull' && !own ? harborPulls(root[dataField], dataField) : [];
+    return { format, total: 1, pushes: [], pulls, ignored };
   }
   const data = requireRecord(root[dataField], dataField);
   const repo = requireRecord(data['repository'], `${dataField}.repository`);
@@ -364,7 +417,36 @@ function parseHarbor(
     }
     pushes.add({ repository, digest, ...(tag !== undefined ? { tag } : {}), kind: 'unknown', eventIds: [] });
   });
-  return { format, total: resources.length, pushes: pushes.list(), ignored };
+  return { format, total: resources.length, pushes: pushes.list(), pulls: [], ignored };
+}
+
+/** The artifacts a Harbor pull event names; anything malformed is skipped (a pull is never an error). */
+function harborPulls(raw: unknown, dataField: string): ManifestPull[] {
+  if (!isRecord(raw) || !isRecord(raw['repository']) || !Array.isArray(raw['resources'])) return [];
+  let repository: string;
+  try {
+    const repo = raw['repository'];
+    const fullName = repo['repo_full_name'];
+    repository = requireRepository(
+      typeof fullName === 'string'
+        ? fullName
+        : [repo['namespace'], repo['name']].filter((s) => typeof s === 'string' && s !== '').join('/'),
+      `${dataField}.repository`,
+    );
+  } catch {
+    return [];
+  }
+  const pulls = new PullSet();
+  for (const res of raw['resources'].slice(0, MAX_EVENTS_PER_ENVELOPE)) {
+    if (!isRecord(res) || typeof res['digest'] !== 'string' || !isDigest(res['digest'])) continue;
+    const tag = res['tag'];
+    pulls.add({
+      repository,
+      digest: res['digest'],
+      ...(typeof tag === 'string' && tag !== res['digest'] && TAG_RE.test(tag) ? { tag } : {}),
+    });
+  }
+  return pulls.list();
 }
 
 /**
@@ -373,10 +455,18 @@ function parseHarbor(
  * sends its "Auth Header" verbatim, so a bare token (or `Token <token>`) is accepted too.
  */
 export function webhookTokenMatches(header: string | readonly string[] | undefined, storedHash: string): boolean {
-  // Two Authorization headers are ambiguous: refuse rather than pick one.
-  if (header === undefined || typeof header !== 'string') return false;
-  const m = /^\s*(?:(?:Bearer|Token)\s+)?(\S+)\s*$/i.exec(header);
-  const token = m?.[1];
+  const token = webhookTokenOf(header);
   if (!token) return false;
   return tokenMatches(token, storedHash);
+}
+
+/**
+ * The token in a webhook's Authorization header (`Bearer <t>`, `Token <t>` or the bare token),
+ * for storage's verifyWebhookToken; undefined when absent or ambiguous.
+ */
+export function webhookTokenOf(header: string | readonly string[] | undefined): string | undefined {
+  // Two Authorization headers are ambiguous: refuse rather than pick one.
+  if (header === undefined || typeof header !== 'string') return undefined;
+  const m = /^\s*(?:(?:Bearer|Token)\s+)?(\S+)\s*$/i.exec(header);
+  return m?.[1] || undefined;
 }

@@ -10,9 +10,17 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, toPalisadeError, type Clock, type ErrorCode, type ScanReport } from '@palisade/core';
-import { parseReference, type SourceOptions } from '@palisade/oci';
-import { FsLayerCache, scanImage, type ScanOptions } from '@palisade/scanner';
-import { resultFromReport, type Job, type Storage } from '../storage/index.js';
+import { parseReference, RegistryClient, type SourceOptions } from '@palisade/oci';
+import { FsLayerCache, scanImage, writeReport, type ScanOptions } from '@palisade/scanner';
+import {
+  ANY_MANIFEST_ACCEPT,
+  PALISADE_USER_AGENT,
+  createReportRegistryClient,
+  publishEnabled,
+  publishReport,
+  type PublishResult,
+} from '../registry/index.js';
+import { resultFromReport, type Job, type Registry, type Storage } from '../storage/index.js';
 import { isLocalRef, parseScanPayload, registryKey, SCAN_JOB_KIND, type ScanJobPayload } from './queue.js';
 import type { VulnDbHolder } from './vulndb.js';
 
@@ -49,7 +57,12 @@ export interface ScanWorkerOptions {
   registryTimeoutMs?: number;
   /** The scanner; tests inject one that blocks or fails. */
   scan?: ScanFn;
+  /** Report publishing into registries; tests inject one that fails. Default publishReport. */
+  publish?: typeof publishReport;
 }
+
+/** The warning a scan's report carries when publishing it into the registry failed. */
+export const PUBLISH_WARNING_PREFIX = 'publish: ';
 
 export interface StopOptions {
   /** How long running scans may take to finish before they are released back to the queue. Default 30 s. */
@@ -102,6 +115,9 @@ export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
   const log = opts.logger;
   const { storage } = opts;
   const active = new Map<string, Running>();
+  const publish = opts.publish ?? publishReport;
+  // Publishing one subject is a read-modify-write of its referrers tag: chain them per subject.
+  const publishing = new Map<string, Promise<unknown>>();
   let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   let timer: NodeJS.Timeout | undefined;
   let pumping = false;
@@ -205,6 +221,8 @@ export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
       const report = await runScan(payload, r.abort.signal);
       if (r.dropped) return;
       await land(payload, report);
+      // After landing, so the result is visible at once; a failure here never fails the scan.
+      await publishResult(payload, report, r.abort.signal);
       if (!(await storage.jobs.complete(job.id, workerId))) {
         log?.warn({ job: job.id }, 'scan finished after its lease was lost; the result was kept');
       }
@@ -237,6 +255,8 @@ export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
     const source: SourceOptions = { tempDir, timeoutMs: opts.registryTimeoutMs ?? 60_000 };
     if (payload.registryId !== null) {
       const reg = await storage.registries.get(payload.registryId);
+      // Palisade's own User-Agent, so the registry's notifications of these pulls are ignored.
+      source.userAgent = PALISADE_USER_AGENT;
       if (reg) {
         source.insecure = reg.insecure;
         const creds = await storage.registries.credentials(reg.id);
@@ -264,10 +284,15 @@ export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
   /** The report, the digest's packages and findings and the image row, all or nothing. */
   const land = async (payload: ScanJobPayload, report: ScanReport): Promise<void> => {
     const digest = report.artifact.digest;
+    const named = namedDigest(payload.imageRef);
     await storage.withTransaction(async (tx) => {
       await tx.scans.succeed(payload.scanId, report, digest);
       if (digest === undefined) return; // a dir: scan has no digest to file its findings under
-      await tx.findings.replaceForDigest(digest, resultFromReport(report, payload.scanId));
+      const result = resultFromReport(report, payload.scanId);
+      await tx.findings.replaceForDigest(digest, result);
+      // A pushed image index is scanned through one of its platform manifests: file the result
+      // under the digest that was pushed too, or the image row of the push would show nothing.
+      if (named !== undefined && named !== digest) await tx.findings.replaceForDigest(named, result);
       const { registry, repository, tag } = imageIdentity(payload.imageRef);
       await tx.images.upsert({
         registry,
@@ -276,6 +301,88 @@ export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
         ...(tag ? { tags: [tag] } : {}),
         seenAt: report.createdAt,
       });
+    });
+  };
+
+  /**
+   * Publish the report into the registry it came from, when that registry is registered and
+   * publishing is on for it. Failures are logged and kept on the scan (a warning in its report,
+   * shown by GET /api/v1/scans/{id} as publishError); they never fail the scan.
+   */
+  const publishResult = async (payload: ScanJobPayload, report: ScanReport, signal: AbortSignal): Promise<void> => {
+    if (payload.registryId === null) return;
+    const reg = await storage.registries.get(payload.registryId);
+    if (!reg || !publishEnabled({ readOnly: reg.readOnly, publishReports: reg.publishResults })) return;
+    const ref = parseReference(payload.imageRef);
+    const subjectDigest = ref.digest ?? report.artifact.digest;
+    if (subjectDigest === undefined) return;
+    const key = `${reg.id}|${ref.repository}@${subjectDigest}`;
+    const prev = publishing.get(key) ?? Promise.resolve();
+    const run = prev.then(
+      () => publishTo(reg, ref.repository, subjectDigest, report, signal),
+      () => publishTo(reg, ref.repository, subjectDigest, report, signal),
+    );
+    publishing.set(key, run);
+    try {
+      const result = await run;
+      log?.info(
+        { scan: payload.scanId, digest: subjectDigest, report: result.digest, method: result.method },
+        'report published to the registry',
+      );
+      if (result.notDeleted.length > 0)
+        log?.warn({ scan: payload.scanId, notDeleted: result.notDeleted }, 'previous reports could not be deleted');
+    } catch (err) {
+      const reason = toPalisadeError(err, 'E_INTERNAL', payload.imageRef).describe();
+      log?.warn({ scan: payload.scanId, reason }, 'publishing the report to the registry failed');
+      const withWarning: ScanReport = {
+        ...report,
+        warnings: [...report.warnings, `${PUBLISH_WARNING_PREFIX}${reason}`],
+      };
+      await storage.scans
+        .succeed(payload.scanId, withWarning, report.artifact.digest)
+        .catch((e: unknown) =>
+          log?.error(
+            { scan: payload.scanId, err: toPalisadeError(e).describe() },
+            'recording the publish failure failed',
+          ),
+        );
+    } finally {
+      if (publishing.get(key) === run) publishing.delete(key);
+    }
+  };
+
+  const publishTo = async (
+    reg: Registry,
+    repository: string,
+    digest: string,
+    report: ScanReport,
+    signal: AbortSignal,
+  ): Promise<PublishResult> => {
+    const creds = await storage.registries.credentials(reg.id);
+    const timeoutMs = opts.registryTimeoutMs ?? 60_000;
+    const client = new RegistryClient(new URL(reg.url).host, {
+      insecure: reg.insecure,
+      userAgent: PALISADE_USER_AGENT,
+      timeoutMs,
+      // Never whoever's ~/.docker/config.json is on the host: only the registry's stored credentials.
+      ...(creds ? { credentials: creds } : { dockerConfigPath: join(opts.cacheDir, 'no-docker-config.json') }),
+    });
+    const rc = createReportRegistryClient(client, {
+      baseUrl: reg.url,
+      insecureSkipVerify: reg.insecure,
+      userAgent: PALISADE_USER_AGENT,
+      timeoutMs,
+      ...(creds ? { credentials: creds } : {}),
+    });
+    const manifest = await client.getManifest(repository, digest, ANY_MANIFEST_ACCEPT, { signal });
+    return publish({
+      client: rc,
+      repository,
+      subject: { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.bytes.length },
+      report,
+      cyclonedx: writeReport(report, 'cyclonedx'),
+      clock,
+      signal,
     });
   };
 
@@ -330,6 +437,16 @@ export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
     },
     running: () => active.size,
   };
+}
+
+/** The digest a registry reference names (`repo@sha256:…`), if it names one. */
+function namedDigest(ref: string): string | undefined {
+  if (isLocalRef(ref)) return undefined;
+  try {
+    return parseReference(ref).digest;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where an image is filed: registry host and repository for registry refs; `local` and the path otherwise. */

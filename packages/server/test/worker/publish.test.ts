@@ -1,0 +1,152 @@
+/**
+ * Publishing after a scan: a failed publish is kept on the (succeeded) scan and shown by the API
+ * as publishError; two scans of one subject never publish at the same time.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { PALISADE_VERSION, type ScanReport } from '@palisade/core';
+import { pushLayout, startRegistry, tempDir, writeOciLayout } from '@palisade/testkit';
+import { openStorage } from '../../src/storage/index.js';
+import { createScanQueue } from '../../src/worker/queue.js';
+import type { VulnDbHolder } from '../../src/worker/vulndb.js';
+import { createScanWorker, type ScanFn } from '../../src/worker/worker.js';
+import type { publishReport } from '../../src/registry/index.js';
+import { bearer, testApp } from '../http/helpers.js';
+
+const KEY = Buffer.alloc(32, 5);
+
+// The injected scan function ignores the DB; the worker only passes it on.
+const fakeDb: VulnDbHolder = {
+  status: () => ({ loaded: true, path: 'x', builtAt: null, error: null }),
+  acquire: () => ({
+    db: {
+      path: 'x',
+      status: () => ({ schemaVersion: 1, builtAt: '', feeds: [] }),
+      match: () => [],
+      close: () => undefined,
+    },
+    release: () => undefined,
+  }),
+  close: () => undefined,
+};
+
+function fakeScan(digest: string): ScanFn {
+  return (ref) =>
+    Promise.resolve<ScanReport>({
+      schemaVersion: 1,
+      generator: { name: 'palisade', version: PALISADE_VERSION },
+      createdAt: new Date().toISOString(),
+      artifact: { name: ref, kind: 'registry', digest, layers: [] },
+      packages: [],
+      vulnerabilities: [],
+      warnings: [],
+    });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+test('a publish that fails leaves the scan succeeded, with publishError in GET /api/v1/scans/{id}', async () => {
+  const dir = tempDir();
+  const storage = await openStorage({ dataDir: dir.path, secretKey: KEY });
+  const digest = `sha256:${'cd'.repeat(32)}`;
+  // Nothing listens on port 1: the scan is faked, the publish really tries and fails.
+  const registry = await storage.registries.create({
+    name: 'nowhere',
+    url: 'http://127.0.0.1:1',
+    insecure: true,
+    publishResults: true,
+  });
+  const worker = createScanWorker({
+    storage,
+    vulnDb: fakeDb,
+    cacheDir: join(dir.path, 'cache'),
+    concurrency: 1,
+    registryConcurrency: 1,
+    pollMs: 20,
+    registryTimeoutMs: 2_000,
+    scan: fakeScan(digest),
+  });
+  const { app, tokens } = await testApp(storage);
+  try {
+    const queue = createScanQueue(storage, { allowLocalSources: false, onEnqueued: () => worker.wake() });
+    const { scan, created } = await queue.enqueueDigest({ registry, repository: 'demo/app', digest });
+    assert.ok(created);
+    worker.start();
+    const shown = await until('the scan to finish with its publish outcome', async () => {
+      const r = await app.inject({ method: 'GET', url: `/api/v1/scans/${scan.id}`, headers: bearer(tokens.reader) });
+      const body = r.json<{ status: string; publishError: string | null }>();
+      return body.status === 'succeeded' && body.publishError !== null ? body : null;
+    });
+    assert.equal(shown.status, 'succeeded');
+    assert.match(shown.publishError ?? '', /127\.0\.0\.1:1/);
+    // The result is landed all the same.
+    assert.ok(await storage.images.find('127.0.0.1:1', 'demo/app', digest));
+  } finally {
+    await worker.stop({ graceMs: 2_000 });
+    await app.close();
+    await storage.close();
+    dir.cleanup();
+  }
+});
+
+test('two scans of one subject never publish at the same time', async () => {
+  const dir = tempDir();
+  const registry = await startRegistry();
+  const storage = await openStorage({ dataDir: dir.path, secretKey: KEY });
+  try {
+    const layout = writeOciLayout(join(dir.path, 'layout'), 'v1', [
+      { layers: [{ files: [{ path: 'etc/os-release', content: 'ID=demo\n' }] }] },
+    ]);
+    await pushLayout(layout.dir, 'v1', registry, 'demo/app:v1');
+    const reg = await storage.registries.create({
+      name: 'local',
+      url: registry.url,
+      insecure: true,
+      publishResults: true,
+    });
+    let running = 0;
+    let overlapped = false;
+    let calls = 0;
+    const slowPublish: typeof publishReport = async (o) => {
+      running++;
+      calls++;
+      if (running > 1) overlapped = true;
+      await new Promise((r) => setTimeout(r, 200));
+      running--;
+      return { digest: o.subject.digest, method: 'tag-schema', replaced: [], notDeleted: [] };
+    };
+    const worker = createScanWorker({
+      storage,
+      vulnDb: fakeDb,
+      cacheDir: join(dir.path, 'cache'),
+      concurrency: 2,
+      registryConcurrency: 2,
+      pollMs: 20,
+      scan: fakeScan(layout.digest),
+      publish: slowPublish,
+    });
+    const queue = createScanQueue(storage, { allowLocalSources: false, onEnqueued: () => worker.wake() });
+    // Different dedupe keys (by digest, by reference): both jobs run, concurrently.
+    await queue.enqueueDigest({ registry: reg, repository: 'demo/app', digest: layout.digest });
+    await queue.enqueue(`${registry.host}/demo/app@${layout.digest}`);
+    worker.start();
+    try {
+      await until('both publishes', () => Promise.resolve(calls === 2 && running === 0));
+    } finally {
+      await worker.stop({ graceMs: 2_000 });
+    }
+    assert.equal(overlapped, false);
+  } finally {
+    await storage.close();
+    await registry.stop();
+    dir.cleanup();
+  }
+});
