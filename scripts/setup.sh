@@ -33,7 +33,7 @@ if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.
 fi
 
 # Build (incremental).
-npx --no-install tsc -b packages/cli packages/testkit packages/server
+npx --no-install tsc -b packages/cli packages/testkit packages/server packages/rules packages/sensor
 node scripts/bundle.mjs
 
 # The web console (served by `palisade server` at /), rebuilt when its sources are newer.
