@@ -7,6 +7,7 @@ import { PALISADE_VERSION, isPalisadeError } from '@palisade/core';
 import { dbCommand } from './commands/db.js';
 import { debugCommand } from './commands/debug.js';
 import { sbomCommand } from './commands/sbom.js';
+import { postureCommand } from './commands/posture.js';
 import { scanCommand } from './commands/scan.js';
 import { serverCommand } from './commands/server.js';
 import { processIo, type Io } from './output.js';
@@ -30,6 +31,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     scanCommand(io, setExit),
     sbomCommand(io, setExit),
     dbCommand(io, setExit),
+    postureCommand(io, setExit),
     serverCommand(io, setExit),
     debugCommand(io, setExit),
   ]) {

@@ -8,3 +8,4 @@ export * from './purl.js';
 export * from './registry.js';
 export * from './version.js';
 export * from './zip.js';
+export * from './misconfiguration.js';

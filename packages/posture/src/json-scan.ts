@@ -1,0 +1,162 @@
+/**
+ * A small JSON scanner that finds where values start and end without building them. It lets
+ * a 50 MB `kubectl get -A -o json` List be parsed one item at a time (bounded memory) and a
+ * finding's field path be mapped back to a line, which JSON.parse alone cannot do.
+ */
+export class JsonScanError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
+}
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+export function skipWs(text: string, pos: number): number {
+  while (pos < text.length && isWs(text.charCodeAt(pos))) pos++;
+  return pos;
+}
+
+function skipString(text: string, pos: number): number {
+  // pos is at the opening quote.
+  let i = pos + 1;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) i += 2;
+    else if (c === 0x22) return i + 1;
+    else i++;
+  }
+  throw new JsonScanError('unterminated string', pos);
+}
+
+/** The offset just past the value starting at `pos` (after whitespace). */
+export function skipValue(text: string, pos: number): number {
+  pos = skipWs(text, pos);
+  const c = text[pos];
+  if (c === '"') return skipString(text, pos);
+  if (c === '{' || c === '[') return skipContainer(text, pos);
+  let i = pos;
+  while (i < text.length && /[A-Za-z0-9+\-.eE]/.test(text[i] ?? '')) i++;
+  if (i === pos)
+    throw new JsonScanError(c === undefined ? 'unexpected end of input' : `unexpected character "${c}"`, pos);
+  return i;
+}
+
+function skipContainer(text: string, pos: number): number {
+  // Depth counting over brackets, skipping strings: exact validation is left to JSON.parse.
+  let depth = 0;
+  let i = pos;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i = skipString(text, i);
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+    i++;
+  }
+  throw new JsonScanError('unterminated object or array', pos);
+}
+
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** Members of the object at `pos`: key → value span. */
+export function objectMembers(text: string, pos: number): Map<string, Span> {
+  const out = new Map<string, Span>();
+  pos = skipWs(text, pos);
+  if (text[pos] !== '{') throw new JsonScanError('expected an object', pos);
+  pos = skipWs(text, pos + 1);
+  if (text[pos] === '}') return out;
+  for (;;) {
+    if (text[pos] !== '"') throw new JsonScanError('expected a key', pos);
+    const keyEnd = skipString(text, pos);
+    const key = JSON.parse(text.slice(pos, keyEnd)) as string;
+    pos = skipWs(text, keyEnd);
+    if (text[pos] !== ':') throw new JsonScanError('expected ":"', pos);
+    const start = skipWs(text, pos + 1);
+    const end = skipValue(text, start);
+    out.set(key, { start, end });
+    pos = skipWs(text, end);
+    if (text[pos] === ',') pos = skipWs(text, pos + 1);
+    else if (text[pos] === '}') return out;
+    else throw new JsonScanError('expected "," or "}"', pos);
+  }
+}
+
+/** Spans of the elements of the array at `pos`, yielded one by one. */
+export function* arrayElements(text: string, pos: number): Generator<Span> {
+  pos = skipWs(text, pos);
+  if (text[pos] !== '[') throw new JsonScanError('expected an array', pos);
+  pos = skipWs(text, pos + 1);
+  if (text[pos] === ']') return;
+  for (;;) {
+    const start = pos;
+    const end = skipValue(text, start);
+    yield { start, end };
+    pos = skipWs(text, end);
+    if (text[pos] === ',') pos = skipWs(text, pos + 1);
+    else if (text[pos] === ']') return;
+    else throw new JsonScanError('expected "," or "]"', pos);
+  }
+}
+
+/** Offset of the value at `path` inside the value at `pos`, or of its deepest existing parent. */
+export function locateJson(text: string, pos: number, path: ReadonlyArray<string | number>): number {
+  let at = skipWs(text, pos);
+  for (const seg of path) {
+    const next = typeof seg === 'number' ? nthElement(text, at, seg) : memberStart(text, at, seg);
+    if (next === undefined) return at;
+    at = next;
+  }
+  return at;
+}
+
+function nthElement(text: string, pos: number, n: number): number | undefined {
+  if (text[pos] !== '[') return undefined;
+  let i = 0;
+  for (const span of arrayElements(text, pos)) {
+    if (i++ === n) return span.start;
+  }
+  return undefined;
+}
+
+function memberStart(text: string, pos: number, key: string): number | undefined {
+  if (text[pos] !== '{') return undefined;
+  return objectMembers(text, pos).get(key)?.start;
+}
+
+/** Line starts of a text, for offset → line/column. */
+export class LineIndex {
+  private readonly starts: Uint32Array;
+
+  constructor(text: string) {
+    let n = 1;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+    this.starts = new Uint32Array(n);
+    let k = 1;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.starts[k++] = i + 1;
+  }
+
+  /** One-based line and column of an offset. */
+  position(offset: number): { line: number; column: number } {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - (this.starts[lo] ?? 0) + 1 };
+  }
+}

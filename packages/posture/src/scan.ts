@@ -1,0 +1,214 @@
+/**
+ * The posture engine: reads manifest texts object by object, runs the checks in force, and
+ * returns one report. Objects are not kept once checked (only findings, and the few objects
+ * a check looks up, such as ServiceAccounts), so memory follows the findings, not the input.
+ */
+import {
+  PALISADE_VERSION,
+  stableId,
+  systemClock,
+  type Clock,
+  type Misconfiguration,
+  type PssLevel,
+} from '@palisade/core';
+import type { Check, Violation } from './check.js';
+import { checkRegistry } from './check.js';
+import { CHECKS } from './checks.js';
+import { readManifestText, type ManifestError, type ManifestObject } from './manifest.js';
+import { formatPath, objAt, strAt, type JsonObject } from './path.js';
+import { PSS_LATEST_MINOR, formatPssVersion, pssChecksFor } from './pss.js';
+import { OTHER_KNOWN_KINDS, WORKLOAD_KINDS } from './workload.js';
+import { sortMisconfigurations } from './sort.js';
+
+export interface PostureInput {
+  /** Shown in findings as source.file: a path, or `-` for stdin. */
+  file: string;
+  text: string;
+}
+
+export interface PostureOptions {
+  /** Pod Security Standards level to judge by (default restricted: every control). */
+  pssLevel?: PssLevel;
+  /** Policy minor (`v1.N` → N); default the latest. */
+  pssVersion?: number;
+  /** Check ids not to run. */
+  skip?: readonly string[];
+  /** Run only the PSS checks (conformance runs, admission-style use). */
+  pssOnly?: boolean;
+  /** The catalogue; default CHECKS. */
+  checks?: readonly Check[];
+  /** Names the cluster in each finding's resource (live scans). */
+  cluster?: string;
+  clock?: Clock;
+}
+
+export interface PostureSummary {
+  /** Objects read (List items counted one by one). */
+  objects: number;
+  /** Objects at least one check looked at (known kinds). */
+  checked: number;
+  /** Unknown kinds and custom resources, skipped: kind (apiVersion/kind) → count. */
+  skippedKinds: Record<string, number>;
+  /** Objects without apiVersion or kind, skipped. */
+  invalid: number;
+  findings: number;
+}
+
+export interface PostureReport {
+  /** Version of this JSON shape; bumped only on a breaking change. */
+  schemaVersion: 1;
+  generator: { name: 'palisade'; version: string };
+  createdAt: string;
+  pss: { level: PssLevel; version: string };
+  /** Ids of the checks that ran, sorted. */
+  checks: string[];
+  summary: PostureSummary;
+  misconfigurations: Misconfiguration[];
+  /** Parts of the input that could not be read (malformed YAML/JSON), with file and line. */
+  errors: ManifestError[];
+}
+
+const KNOWN_KINDS = new Set([...WORKLOAD_KINDS, ...OTHER_KNOWN_KINDS]);
+
+/** The checks a scan runs: PSS checks of the level and version in force, then the workload checks. */
+export function checksInForce(options: PostureOptions): Check[] {
+  const all = checkRegistry(options.checks ?? CHECKS).all();
+  const skip = new Set(options.skip ?? []);
+  const pss = pssChecksFor(all, options.pssLevel ?? 'restricted', options.pssVersion ?? PSS_LATEST_MINOR);
+  const others = options.pssOnly ? [] : all.filter((c) => c.pss === undefined);
+  return [...pss, ...others].filter((c) => !skip.has(c.id));
+}
+
+interface Pending {
+  finding: Misconfiguration;
+  unless: NonNullable<Violation['unless']>;
+}
+
+/** The state of one scan while inputs stream through it. */
+class PostureRun {
+  readonly findings: Misconfiguration[] = [];
+  readonly errors: ManifestError[] = [];
+  readonly summary: PostureSummary = { objects: 0, checked: 0, skippedKinds: {}, invalid: 0, findings: 0 };
+  private readonly pending: Pending[] = [];
+  private readonly kept = new Map<string, JsonObject>();
+  private readonly keptKinds: Set<string>;
+
+  constructor(
+    private readonly checks: readonly Check[],
+    private readonly pssVersion: number,
+    private readonly cluster: string | undefined,
+  ) {
+    this.keptKinds = new Set(checks.flatMap((c) => c.lookups ?? []));
+  }
+
+  addText(input: PostureInput): void {
+    for (const entry of readManifestText(input.text, input.file)) {
+      if (entry.kind === 'error') this.errors.push(entry.value);
+      else this.addObject(entry.value, input.file);
+    }
+  }
+
+  private addObject(m: ManifestObject, file: string): void {
+    this.summary.objects++;
+    const kind = strAt(m.obj, 'kind');
+    const apiVersion = strAt(m.obj, 'apiVersion');
+    if (kind === undefined || apiVersion === undefined) {
+      this.summary.invalid++;
+      return;
+    }
+    if (!KNOWN_KINDS.has(kind)) {
+      const key = `${apiVersion}/${kind}`;
+      this.summary.skippedKinds[key] = (this.summary.skippedKinds[key] ?? 0) + 1;
+      return;
+    }
+    this.summary.checked++;
+    if (this.keptKinds.has(kind)) this.kept.set(keyOf(kind, namespaceOf(m.obj), nameOf(m.obj)), m.obj);
+    for (const check of this.checks) {
+      for (const v of check.check(m.obj, { pssVersion: this.pssVersion })) {
+        const finding = this.toFinding(check, v, m, file, kind, apiVersion);
+        if (v.unless) this.pending.push({ finding, unless: v.unless });
+        else this.findings.push(finding);
+      }
+    }
+  }
+
+  private toFinding(
+    check: Check,
+    v: Violation,
+    m: ManifestObject,
+    file: string,
+    kind: string,
+    apiVersion: string,
+  ): Misconfiguration {
+    const namespace = namespaceOf(m.obj);
+    const name = nameOf(m.obj);
+    const path = formatPath(v.path);
+    const pos = m.locate(v.path);
+    return {
+      id: stableId(check.id, this.cluster, file, m.document, apiVersion, kind, namespace, name, path),
+      checkId: check.id,
+      checkVersion: check.version,
+      title: check.title,
+      severity: check.severity,
+      message: v.message,
+      resource: {
+        ...(this.cluster !== undefined ? { cluster: this.cluster } : {}),
+        ...(namespace !== undefined ? { namespace } : {}),
+        apiVersion,
+        kind,
+        name,
+      },
+      path,
+      remediation: check.remediation,
+      frameworks: check.frameworks,
+      ...(check.pss
+        ? { pss: { level: check.pss.level, control: check.pss.control, version: formatPssVersion(this.pssVersion) } }
+        : {}),
+      source: { file, ...(pos ? { line: pos.line, column: pos.column } : {}), document: m.document },
+    };
+  }
+
+  /** Withdraw pending findings whose condition holds now that every object was read. */
+  resolve(): Misconfiguration[] {
+    for (const p of this.pending) {
+      const other = this.kept.get(keyOf(p.unless.kind, p.unless.namespace, p.unless.name));
+      if (!(other && p.unless.holds(other))) this.findings.push(p.finding);
+    }
+    this.pending.length = 0;
+    this.summary.findings = this.findings.length;
+    return sortMisconfigurations(this.findings);
+  }
+}
+
+function namespaceOf(obj: JsonObject): string | undefined {
+  return strAt(objAt(obj, 'metadata'), 'namespace');
+}
+
+function nameOf(obj: JsonObject): string {
+  const meta = objAt(obj, 'metadata');
+  return strAt(meta, 'name') ?? strAt(meta, 'generateName') ?? '(unnamed)';
+}
+
+// Objects without a namespace are matched as if in "default", where kubectl would put them.
+function keyOf(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}\u0000${namespace ?? 'default'}\u0000${name}`;
+}
+
+/** Scan manifest texts; inputs are consumed one at a time. */
+export function scanManifests(inputs: Iterable<PostureInput>, options: PostureOptions = {}): PostureReport {
+  const pssVersion = options.pssVersion ?? PSS_LATEST_MINOR;
+  const checks = checksInForce(options);
+  const run = new PostureRun(checks, pssVersion, options.cluster);
+  for (const input of inputs) run.addText(input);
+  const misconfigurations = run.resolve();
+  return {
+    schemaVersion: 1,
+    generator: { name: 'palisade', version: PALISADE_VERSION },
+    createdAt: (options.clock ?? systemClock).now().toISOString(),
+    pss: { level: options.pssLevel ?? 'restricted', version: formatPssVersion(pssVersion) },
+    checks: checks.map((c) => c.id).sort(),
+    summary: run.summary,
+    misconfigurations,
+    errors: run.errors,
+  };
+}
