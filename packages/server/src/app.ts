@@ -13,6 +13,7 @@ import { defaultConsoleDir } from './http/console.js';
 import { createApp } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
 import { createMetrics } from './http/metrics.js';
+import { createScheduler, type Scheduler, type SchedulerOptions } from './scheduler/index.js';
 import { hashToken } from './secrets/index.js';
 import { openStorage, type CommonStorageOptions, type Storage } from './storage/index.js';
 import { createScanQueue } from './worker/queue.js';
@@ -35,6 +36,8 @@ export interface RunningServer {
   app: FastifyInstance;
   storage: Storage;
   worker: ScanWorker;
+  /** The periodic work (rescans, polling, rematch, trend); null when `scheduler.enabled` is off. */
+  scheduler: Scheduler | null;
   /** Stop accepting requests, let running scans finish (or release them), close storage. */
   close(options?: StopOptions): Promise<void>;
 }
@@ -48,6 +51,8 @@ export interface StartOptions {
   storage?: CommonStorageOptions & { schema?: string };
   /** Worker knobs for tests. */
   worker?: { leaseMs?: number; pollMs?: number; scan?: ScanFn; workerId?: string };
+  /** Scheduler knobs for tests (tick period, DB build-time reader, registry client). */
+  scheduler?: Pick<SchedulerOptions, 'tickMs' | 'workerId' | 'readBuiltAt' | 'leaseMs'>;
   /** The built console to serve at `/` (default: packages/console/dist when it was built; null: none). */
   consoleDir?: string | null;
 }
@@ -82,6 +87,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   );
   const vulnDb = createVulnDbHolder(config.vulnDbPath);
   let worker: ScanWorker | undefined;
+  let scheduler: Scheduler | null = null;
   let app: FastifyInstance | undefined;
   try {
     const adminToken = await ensureAdminToken(storage, config.dataDir, envToken !== undefined && envToken !== '');
@@ -115,12 +121,34 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       observer: metrics,
       ...opts.worker,
     });
+    if (config.scheduler.enabled) {
+      const sc = config.scheduler;
+      scheduler = createScheduler({
+        storage,
+        clock,
+        vulnDb,
+        // Without rematching there is nothing to watch: no DB check, no rematch job.
+        ...(sc.rematch ? { dbPath: config.vulnDbPath } : {}),
+        rematch: { enabled: sc.rematch },
+        // The app's queue: its onEnqueued wakes this process's worker for the rescans it queues.
+        scans: scanQueue,
+        rescan: { intervalMs: sc.rescan.intervalMs, windowMs: sc.rescan.windowMs, everyMs: sc.rescan.everyMs },
+        poll: { intervalMs: sc.poll.intervalMs },
+        trend: { enabled: true },
+        registryConcurrency: config.worker.registryConcurrency,
+        logger: app.log.child({ component: 'scheduler' }),
+        observer: metrics,
+        ...opts.scheduler,
+      });
+    }
     await app.listen({ host: config.server.host, port: config.server.port });
     worker.start();
+    // After the worker: the first tick may queue rescans, and the worker should be there to wake.
+    scheduler?.start();
     const addr = app.server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const url = `${https ? 'https' : 'http'}://${host}:${addr.port}`;
-    const running = { app, worker };
+    const running = { app, worker, scheduler };
     let closed: Promise<void> | undefined;
     return {
       url,
@@ -129,9 +157,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       app,
       storage,
       worker,
+      scheduler,
       close(stopOpts) {
         closed ??= (async () => {
           await running.app.close();
+          // Before the worker and storage: a running task is aborted and its job handed back.
+          await running.scheduler?.stop();
           await running.worker.stop(stopOpts);
           vulnDb.close();
           await storage.close();
@@ -141,6 +172,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     };
   } catch (err) {
     worker?.halt();
+    await scheduler?.stop().catch(() => undefined);
     await app?.close().catch(() => undefined);
     vulnDb.close();
     await storage.close().catch(() => undefined);

@@ -44,6 +44,23 @@ export interface ServerConfig {
     allowLocalSources: boolean;
   };
   log: { level: LogLevel };
+  /** Periodic work (docs/server-scheduling.md); durations in milliseconds. */
+  scheduler: {
+    /** Run the scheduler in this process. Off: the replica neither queues nor runs periodic work. */
+    enabled: boolean;
+    rescan: {
+      /** How often the rescan plan runs. */
+      intervalMs: number;
+      /** Images pushed or pulled this recently are kept fresh. */
+      windowMs: number;
+      /** Rescan a digest when its last scan is at least this old. */
+      everyMs: number;
+    };
+    /** How often each registry without a webhook is polled. */
+    poll: { intervalMs: number };
+    /** Rematch every scanned digest when the vulnerability DB file is replaced. */
+    rematch: boolean;
+  };
 }
 
 /** Flags as the CLI hands them over: strings, absent when not given. */
@@ -71,7 +88,7 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-type Kind = 'string' | 'port' | 'size' | 'count' | 'bool' | 'level' | 'path' | 'url';
+type Kind = 'string' | 'port' | 'size' | 'count' | 'bool' | 'level' | 'path' | 'url' | 'duration';
 
 interface FieldSpec {
   /** Dotted path in the YAML file and in error messages. */
@@ -121,7 +138,28 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     flagName: '--allow-local-sources',
   },
   { path: 'log.level', kind: 'level', env: ['PALISADE_LOG_LEVEL'], flag: 'logLevel', flagName: '--log-level' },
+  { path: 'scheduler.enabled', kind: 'bool', env: ['PALISADE_SCHEDULER'] },
+  { path: 'scheduler.rescan.interval', kind: 'duration', env: ['PALISADE_RESCAN_INTERVAL'] },
+  { path: 'scheduler.rescan.window', kind: 'duration', env: ['PALISADE_RESCAN_WINDOW'] },
+  { path: 'scheduler.rescan.every', kind: 'duration', env: ['PALISADE_RESCAN_EVERY'] },
+  { path: 'scheduler.poll.interval', kind: 'duration', env: ['PALISADE_POLL_INTERVAL'] },
+  { path: 'scheduler.rematch', kind: 'bool', env: ['PALISADE_REMATCH'] },
 ];
+
+const SECOND_MS = 1000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** Defaults of docs/server-scheduling.md. */
+export const SCHEDULER_DEFAULTS = {
+  rescanIntervalMs: HOUR_MS,
+  rescanWindowMs: 30 * DAY_MS,
+  rescanEveryMs: DAY_MS,
+  pollIntervalMs: 15 * 60_000,
+} as const;
+// Bounds of any duration setting: under a second would make the scheduler spin on its own
+// queue; over a year is a typo (or a unit mix-up) more often than an intent.
+const MIN_DURATION_MS = SECOND_MS;
+const MAX_DURATION_MS = 366 * DAY_MS;
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const MAX_BODY_LIMIT = 64 * 1024 * 1024;
@@ -171,6 +209,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
   }
   const level = parsed.get('log.level');
   const allowLocal = parsed.get('worker.allowLocalSources');
+  const flag = (p: string, d: boolean): boolean => {
+    const v = parsed.get(p);
+    return typeof v === 'boolean' ? v : d;
+  };
   return {
     server: {
       host: str('server.host') ?? '127.0.0.1',
@@ -187,6 +229,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
       allowLocalSources: typeof allowLocal === 'boolean' ? allowLocal : false,
     },
     log: { level: typeof level === 'string' && isLogLevel(level) ? level : 'info' },
+    scheduler: {
+      enabled: flag('scheduler.enabled', true),
+      rescan: {
+        intervalMs: num('scheduler.rescan.interval', SCHEDULER_DEFAULTS.rescanIntervalMs),
+        windowMs: num('scheduler.rescan.window', SCHEDULER_DEFAULTS.rescanWindowMs),
+        everyMs: num('scheduler.rescan.every', SCHEDULER_DEFAULTS.rescanEveryMs),
+      },
+      poll: { intervalMs: num('scheduler.poll.interval', SCHEDULER_DEFAULTS.pollIntervalMs) },
+      rematch: flag('scheduler.rematch', true),
+    },
   };
 }
 
@@ -244,6 +296,12 @@ function parseValue(f: FieldSpec, raw: unknown, source: string, cwd: string): st
       if (!isLogLevel(l)) return fail(`must be one of ${LOG_LEVELS.join(', ')}`);
       return l;
     }
+    case 'duration': {
+      const n = parseDuration(text);
+      if (n === undefined || n < MIN_DURATION_MS || n > MAX_DURATION_MS)
+        return fail('must be a duration from 1s to 366d (e.g. 90s, 15m, 1h, 30d, or milliseconds)');
+      return n;
+    }
     case 'path':
       if (text === '') return fail('must not be empty');
       return resolve(cwd, text);
@@ -263,6 +321,15 @@ function parseValue(f: FieldSpec, raw: unknown, source: string, cwd: string): st
       if (text === '') return fail('must not be empty');
       return text;
   }
+}
+
+/** `90s`, `15m`, `1h`, `30d`, `500ms`, or a plain number of milliseconds. */
+function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)\s*(ms|s|m|h|d)?$/i.exec(text);
+  if (!m?.[1]) return undefined;
+  const unit = (m[2] ?? 'ms').toLowerCase();
+  const mult: Record<string, number> = { ms: 1, s: SECOND_MS, m: 60_000, h: HOUR_MS, d: DAY_MS };
+  return Number(m[1]) * (mult[unit] ?? 1);
 }
 
 function parseSize(text: string): number | undefined {

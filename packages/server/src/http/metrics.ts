@@ -4,9 +4,10 @@
  * (so every replica reports the shared queue, not only its own part). No client library: the
  * format is a few lines of text.
  */
+import type { SchedulerObserver } from '../scheduler/index.js';
 import type { ScanObserver } from '../worker/worker.js';
 
-export interface Metrics extends ScanObserver {
+export interface Metrics extends ScanObserver, SchedulerObserver {
   countRequest(method: string, route: string, status: number): void;
   /** The exposition text; `jobs` are the queue's counts by state at scrape time. */
   render(jobs: Readonly<Record<string, number>>): string;
@@ -21,7 +22,12 @@ function label(v: string): string {
 export function createMetrics(): Metrics {
   const requests = new Map<string, number>();
   const scans = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  const tasks = new Map<string, number>();
   return {
+    observeTask(kind, outcome) {
+      const key = `kind="${label(kind)}",outcome="${label(outcome)}"`;
+      tasks.set(key, (tasks.get(key) ?? 0) + 1);
+    },
     countRequest(method, route, status) {
       const key = `method="${label(method)}",route="${label(route)}",status="${status}"`;
       requests.set(key, (requests.get(key) ?? 0) + 1);
@@ -57,6 +63,10 @@ export function createMetrics(): Metrics {
         out.push(`palisade_scan_duration_seconds_sum{outcome="${outcome}"} ${h.sum}`);
         out.push(`palisade_scan_duration_seconds_count{outcome="${outcome}"} ${h.count}`);
       }
+      out.push('# HELP palisade_scheduler_tasks_total Scheduler tasks run by this server, by kind and outcome.');
+      out.push('# TYPE palisade_scheduler_tasks_total counter');
+      for (const [k, n] of [...tasks].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+        out.push(`palisade_scheduler_tasks_total{${k}} ${n}`);
       return out.join('\n') + '\n';
     },
   };

@@ -19,7 +19,7 @@ import type {
 import { parseRegistryEvents, DISTRIBUTION_EVENTS_MEDIA_TYPE } from '../registry/index.js';
 import { registryHost, type ScanQueue } from '../worker/queue.js';
 import type { VulnDbState } from '../worker/vulndb.js';
-import { imageIdentity, PUBLISH_WARNING_PREFIX } from '../worker/worker.js';
+import { imageIdentity } from '../worker/worker.js';
 import type { Metrics } from './metrics.js';
 import * as S from './schemas.js';
 
@@ -127,6 +127,9 @@ function showRegistry(r: StoredRegistry): Record<string, unknown> {
 
 const E = S.ErrorBody;
 
+/** The longest span GET /api/v1/trends answers for. */
+const MAX_TREND_DAYS = 400;
+
 export function buildRoutes(deps: AppDeps): RouteDef[] {
   const { storage } = deps;
   return [
@@ -224,9 +227,7 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
       handler: async (req) => {
         const { digest } = req.params as { digest: string };
         // The same digest can live in several repositories; show the one scanned last first.
-        const all = (
-          await storage.images.list({ text: digest, limit: 500, sort: 'lastScanned', order: 'desc' })
-        ).items.filter((i) => i.digest === digest);
+        const all = await storage.images.byDigest(digest, 500);
         const first = all[0];
         if (!first) throw new PalisadeError('E_NOT_FOUND', 'no image with this digest', { subject: digest });
         const detail = await storage.images.detail(first.id);
@@ -259,6 +260,53 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
           cursor: q.cursor,
         });
         return storage.vulnerabilities.list(query);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/v1/vulnerabilities/:id',
+      role: 'reader',
+      operationId: 'getVulnerability',
+      summary: 'One vulnerability and the images carrying it (one row per image and package)',
+      tag: 'vulnerabilities',
+      schema: {
+        params: S.VulnerabilityIdParams,
+        querystring: S.VulnerabilityDetailQuery,
+        response: { 200: S.VulnerabilityDetail },
+      },
+      handler: async (req) => {
+        const { id } = req.params as { id: string };
+        const q = req.query as { limit?: number; offset?: number };
+        const vulnerability = await storage.vulnerabilities.get(id);
+        if (!vulnerability)
+          throw new PalisadeError('E_NOT_FOUND', 'no such vulnerability in any scanned image', { subject: id });
+        return { vulnerability, images: await storage.vulnerabilities.affectedImages(id, defined(q)) };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/v1/trends',
+      role: 'reader',
+      operationId: 'listTrends',
+      summary: 'Daily counts of images by worst severity, oldest first (days without a snapshot are absent)',
+      tag: 'images',
+      schema: {
+        querystring: S.TrendQuery,
+        response: { 200: S.object({ items: { type: 'array', items: S.TrendPoint } }) },
+      },
+      handler: async (req) => {
+        const { from, to } = req.query as { from: string; to: string };
+        const f = Date.parse(`${from}T00:00:00Z`);
+        const t = Date.parse(`${to}T00:00:00Z`);
+        if (Number.isNaN(f)) throw new PalisadeError('E_INPUT', 'not a date', { subject: 'query.from' });
+        if (Number.isNaN(t)) throw new PalisadeError('E_INPUT', 'not a date', { subject: 'query.to' });
+        if (t < f) throw new PalisadeError('E_INPUT', 'must not be before query.from', { subject: 'query.to' });
+        // A bound on the answer's size: a point a day, and no chart shows more than a year or so.
+        if (t - f > MAX_TREND_DAYS * 86_400_000)
+          throw new PalisadeError('E_INPUT', `at most ${MAX_TREND_DAYS} days after query.from`, {
+            subject: 'query.to',
+          });
+        return { items: await storage.trends.range(from, to) };
       },
     },
     // ---------- scans ----------
@@ -299,13 +347,24 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
         const { id } = req.params as { id: string };
         const scan = await storage.scans.get(id);
         if (!scan) throw new PalisadeError('E_NOT_FOUND', 'no such scan', { subject: id });
-        // A failed publish is kept as a warning of the (succeeded) scan's report.
-        let publishError: string | null = null;
-        if (scan.status === 'succeeded') {
-          const warning = (await storage.scans.report(id))?.warnings.find((w) => w.startsWith(PUBLISH_WARNING_PREFIX));
-          if (warning !== undefined) publishError = warning.slice(PUBLISH_WARNING_PREFIX.length);
-        }
-        return { ...scan, publishError };
+        return scan;
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/v1/scans/:id/report',
+      role: 'reader',
+      operationId: 'getScanReport',
+      summary: 'The JSON report of a succeeded scan, as stored',
+      tag: 'scans',
+      schema: { params: S.IdParams, response: { 200: S.ScanReport } },
+      handler: async (req) => {
+        const { id } = req.params as { id: string };
+        const report = await storage.scans.report(id);
+        if (report) return report;
+        const scan = await storage.scans.get(id);
+        if (!scan) throw new PalisadeError('E_NOT_FOUND', 'no such scan', { subject: id });
+        throw new PalisadeError('E_NOT_FOUND', `the scan has no report (it is ${scan.status})`, { subject: id });
       },
     },
     // ---------- registries (admin) ----------
@@ -379,6 +438,28 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
         if (!(await storage.registries.delete(id)))
           throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
         return reply.code(204).send();
+      },
+    },
+    {
+      method: 'POST',
+      url: '/api/v1/registries/:id/webhook-token',
+      role: 'admin',
+      operationId: 'rotateWebhookToken',
+      summary: 'A new webhook token for the registry (shown once); the previous one stops working',
+      tag: 'registries',
+      schema: { params: S.IdParams, response: { 200: S.WebhookTokenRotated } },
+      handler: async (req) => {
+        const { id } = req.params as { id: string };
+        const rotated = await storage.withTransaction(async (tx) => {
+          // Checked first: rotating for a missing registry must be a 404, not a storage error.
+          if (!(await tx.registries.get(id))) return null;
+          const token = await tx.registries.rotateWebhookToken(id);
+          const registry = await tx.registries.get(id);
+          return registry ? { registry, token } : null;
+        });
+        if (!rotated) throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
+        req.log.info({ registry: id }, 'webhook token rotated');
+        return { registry: showRegistry(rotated.registry), webhook: { url: webhookPath(id), token: rotated.token } };
       },
     },
     // ---------- registry notifications (webhook token) ----------

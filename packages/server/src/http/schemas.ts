@@ -105,6 +105,54 @@ export const VulnerabilitySummary = object({
   affectedPackages: int,
 });
 
+/** An image as an affected-images row shows it (no counts: those are per digest, not per row). */
+export const ImageRecord = object({
+  id: str,
+  registry: str,
+  repository: str,
+  digest: str,
+  tags: strArray,
+  firstSeenAt: str,
+  lastPushedAt: nullable('string'),
+  lastPulledAt: nullable('string'),
+  lastScannedAt: nullable('string'),
+});
+
+export const AffectedImage = object({
+  image: ImageRecord,
+  packageName: str,
+  packageVersion: str,
+  fixedVersions: strArray,
+});
+
+export const VulnerabilityDetail = object({
+  vulnerability: VulnerabilitySummary,
+  images: object({ items: { type: 'array', items: AffectedImage }, total: int, nextCursor: nullable('string') }),
+});
+
+export const TrendPoint = object({
+  day: { type: 'string', description: 'YYYY-MM-DD (UTC)' },
+  images: int,
+  clean: { type: 'integer', description: 'scanned, no findings' },
+  unscanned: int,
+  ...Object.fromEntries(
+    SEVERITIES.map((s) => [s, { type: 'integer', description: `images whose worst finding is ${s}` }]),
+  ),
+});
+
+/**
+ * A scan's JSON report as stored (the scanner's ScanReport). Its shape belongs to the scanner
+ * (`schemaVersion` says which), so it is passed through whole rather than filtered by a schema
+ * that would have to follow every change there.
+ */
+export const ScanReport: JsonSchema = {
+  type: 'object',
+  additionalProperties: true,
+  description: 'the ScanReport JSON of a succeeded scan (as `palisade scan --format json` writes it)',
+  properties: { schemaVersion: int },
+  required: ['schemaVersion'],
+};
+
 export const ScanRecord = object({
   id: str,
   imageRef: str,
@@ -116,18 +164,13 @@ export const ScanRecord = object({
   startedAt: nullable('string'),
   finishedAt: nullable('string'),
   durationMs: nullable('integer'),
+  publishError: nullable('string', {
+    description: 'why the report could not be published into the registry (the scan itself succeeded)',
+  }),
 });
 
-/** One scan as GET /api/v1/scans/{id} shows it: also whether publishing its report failed. */
-export const ScanDetail = object(
-  {
-    ...((ScanRecord['properties'] ?? {}) as Record<string, JsonSchema>),
-    publishError: nullable('string', {
-      description: 'why the report could not be published into the registry (the scan itself succeeded)',
-    }),
-  },
-  [...((ScanRecord['required'] ?? []) as string[]), 'publishError'],
-);
+/** One scan as GET /api/v1/scans/{id} shows it (the record carries publishError itself since migration 3). */
+export const ScanDetail = ScanRecord;
 
 export const Registry = object({
   id: str,
@@ -207,6 +250,29 @@ export const ScanListQuery = object(
 
 export const DigestParams = object({
   digest: { type: 'string', pattern: '^[a-z0-9]+:[a-f0-9]{32,128}$', description: 'manifest digest, e.g. sha256:…' },
+});
+
+const day = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD (UTC)' };
+export const TrendQuery = object({ from: day, to: day });
+
+export const VulnerabilityDetailQuery = object({ limit: paging.limit, offset: paging.offset }, []);
+
+export const VulnerabilityIdParams = object({
+  id: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 128,
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',
+    description: 'CVE-…, GHSA-…, DSA-… and other advisory ids',
+  },
+});
+
+export const WebhookTokenRotated = object({
+  registry: Registry,
+  webhook: object({
+    url: str,
+    token: { type: 'string', description: 'shown once; the previous token stops working now' },
+  }),
 });
 
 export const IdParams = object({ id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' } });

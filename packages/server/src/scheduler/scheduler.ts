@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { PalisadeError, systemClock, toPalisadeError, type Clock, type ErrorCode } from '@palisade/core';
-import type { Job, Storage } from '../storage/index.js';
+import type { Job, Storage, TrendPoint } from '../storage/index.js';
 import { createScanQueue, registryKey } from '../worker/queue.js';
 import {
   pollRegistry,
@@ -37,6 +37,7 @@ import {
   REMATCH_JOB_KIND,
   RESCAN_PLAN_JOB_KIND,
   SCHEDULER_JOB_KINDS,
+  TREND_SNAPSHOT_JOB_KIND,
   type ScanEnqueuer,
   type SchedulerLogger,
   type VulnDbSource,
@@ -71,6 +72,20 @@ export interface RematchSchedule {
   maxDigests?: number;
 }
 
+export interface TrendSchedule {
+  /**
+   * Off by default here (the server turns it on): a library user may keep its own trend, and
+   * the other tasks' tests count the jobs a tick creates.
+   */
+  enabled?: boolean;
+  /**
+   * How often today's point is taken again. Default 1 h. A snapshot replaces the same day's
+   * point, so each day ends up with its last count; a period under a day also means no day is
+   * skipped when the chain drifts (each occurrence is queued `interval` after the last ended).
+   */
+  intervalMs?: number;
+}
+
 /** Where task outcomes are counted (the /metrics registry). */
 export interface SchedulerObserver {
   observeTask(kind: string, outcome: TaskOutcome, seconds: number): void;
@@ -90,6 +105,8 @@ export interface SchedulerOptions {
   rescan?: RescanSchedule;
   poll?: PollSchedule;
   rematch?: RematchSchedule;
+  /** The daily trend point (storage.trends.snapshot). */
+  trend?: TrendSchedule;
   /** Claim and run scheduler jobs in this process (default true). False: only queue them. */
   runJobs?: boolean;
   /** Scheduler jobs run per tick, one after another. Default 4. */
@@ -110,7 +127,8 @@ export type TaskOutcome = 'succeeded' | 'retried' | 'failed' | 'lost';
 export type TaskResult =
   | { kind: typeof RESCAN_PLAN_JOB_KIND; result: RescanPlanResult }
   | { kind: typeof REGISTRY_POLL_JOB_KIND; result: PollResult | null }
-  | { kind: typeof REMATCH_JOB_KIND; result: RematchResult };
+  | { kind: typeof REMATCH_JOB_KIND; result: RematchResult }
+  | { kind: typeof TREND_SNAPSHOT_JOB_KIND; result: TrendPoint };
 
 export interface TaskRun {
   jobId: string;
@@ -140,6 +158,7 @@ export interface Scheduler {
 }
 
 export const RESCAN_PLAN_DEDUPE_KEY = RESCAN_PLAN_JOB_KIND;
+export const TREND_SNAPSHOT_DEDUPE_KEY = TREND_SNAPSHOT_JOB_KIND;
 
 export function pollDedupeKey(registryId: string): string {
   return `${REGISTRY_POLL_JOB_KIND}:${registryId}`;
@@ -179,6 +198,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const rescan = { enabled: true, intervalMs: 3_600_000, windowMs: 30 * DAY_MS, everyMs: DAY_MS, ...opts.rescan };
   const poll = { enabled: true, intervalMs: 900_000, registries: 'without-webhook' as PollSelection, ...opts.poll };
   const rematch = { enabled: true, checkIntervalMs: 60_000, ...opts.rematch };
+  const trend = { enabled: false, intervalMs: 3_600_000, ...opts.trend };
   const pollLimits: PollLimits & { clientFactory?: RegistryClientFactory } = {
     ...pick(poll, [
       'maxRepositories',
@@ -207,11 +227,18 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let chain: Promise<unknown> = Promise.resolve();
   let current: AbortController | null = null;
 
-  const intervalOf = (kind: string): number => (kind === RESCAN_PLAN_JOB_KIND ? rescan.intervalMs : poll.intervalMs);
+  const intervalOf = (kind: string): number =>
+    kind === RESCAN_PLAN_JOB_KIND
+      ? rescan.intervalMs
+      : kind === TREND_SNAPSHOT_JOB_KIND
+        ? trend.intervalMs
+        : poll.intervalMs;
+  const isPeriodic = (kind: string): boolean =>
+    kind === RESCAN_PLAN_JOB_KIND || kind === REGISTRY_POLL_JOB_KIND || kind === TREND_SNAPSHOT_JOB_KIND;
 
   /** The next occurrence of a periodic task, `intervalMs` after now. Inside the caller's transaction. */
   const nextOccurrence = async (tx: Storage, job: Job, now: Date): Promise<void> => {
-    if (job.kind !== RESCAN_PLAN_JOB_KIND && job.kind !== REGISTRY_POLL_JOB_KIND) return;
+    if (!isPeriodic(job.kind)) return;
     if (job.dedupeKey === null) return;
     await tx.jobs.enqueue({
       kind: job.kind,
@@ -236,6 +263,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         maxAttempts: PERIODIC_MAX_ATTEMPTS,
       });
       if (r.created) created.push(RESCAN_PLAN_DEDUPE_KEY);
+    }
+    if (trend.enabled) {
+      const r = await storage.jobs.enqueue({
+        kind: TREND_SNAPSHOT_JOB_KIND,
+        payload: {},
+        dedupeKey: TREND_SNAPSHOT_DEDUPE_KEY,
+        runAt,
+        maxAttempts: PERIODIC_MAX_ATTEMPTS,
+      });
+      if (r.created) created.push(TREND_SNAPSHOT_DEDUPE_KEY);
     }
     if (poll.enabled) {
       for (const reg of selectPolledRegistries(await storage.registries.list(), poll.registries)) {
@@ -306,6 +343,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
           lease.release();
         }
       }
+      case TREND_SNAPSHOT_JOB_KIND:
+        // The tick's day (not the wall clock's), so a run with an injected clock is reproducible.
+        return { kind: TREND_SNAPSHOT_JOB_KIND, result: await storage.trends.snapshot(now.toISOString().slice(0, 10)) };
       default:
         throw new PalisadeError('E_INTERNAL', 'not a scheduler job kind', { subject: job.kind });
     }
@@ -315,7 +355,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const stillWanted = (job: Job, task: TaskResult | undefined): boolean =>
     job.kind === RESCAN_PLAN_JOB_KIND
       ? rescan.enabled
-      : !(task?.kind === REGISTRY_POLL_JOB_KIND && task.result === null);
+      : job.kind === TREND_SNAPSHOT_JOB_KIND
+        ? trend.enabled
+        : !(task?.kind === REGISTRY_POLL_JOB_KIND && task.result === null);
 
   const runJob = async (job: Job, now: Date, signal: AbortSignal): Promise<TaskRun> => {
     const started = Date.now();

@@ -8,7 +8,13 @@ import type { VulnDb } from '@palisade/vulndb';
 export const RESCAN_PLAN_JOB_KIND = 'rescan-plan';
 export const REGISTRY_POLL_JOB_KIND = 'registry-poll';
 export const REMATCH_JOB_KIND = 'rematch';
-export const SCHEDULER_JOB_KINDS: readonly string[] = [RESCAN_PLAN_JOB_KIND, REGISTRY_POLL_JOB_KIND, REMATCH_JOB_KIND];
+export const TREND_SNAPSHOT_JOB_KIND = 'trend-snapshot';
+export const SCHEDULER_JOB_KINDS: readonly string[] = [
+  RESCAN_PLAN_JOB_KIND,
+  REGISTRY_POLL_JOB_KIND,
+  REMATCH_JOB_KIND,
+  TREND_SNAPSHOT_JOB_KIND,
+];
 
 /**
  * Queues a scan of a reference. The worker's `ScanQueue` (createScanQueue) fits: it creates the

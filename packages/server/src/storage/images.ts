@@ -91,6 +91,16 @@ export function createImageRepository(ctx: RepoContext): ImageRepository {
 
     list: (query = {}) => listImages(ctx, query),
 
+    async byDigest(digest, limit = 100) {
+      // The images_digest index: an equality lookup, where a text search would scan every row.
+      // Rows of one digest share its scan summary, so the last push orders them next.
+      const rows = await ex.all(
+        `${SELECT} WHERE i.digest = $1 ORDER BY i.scanned_key DESC, i.pushed_key DESC, i.id LIMIT ${Math.min(500, Math.max(1, Math.floor(limit)))}`,
+        [digest],
+      );
+      return rows.map(toSummary);
+    },
+
     async detail(id) {
       const image = await getBy('i.id = $1', [id]);
       if (!image) return null;

@@ -237,9 +237,18 @@ const IMAGE_SORT_KEYS = [
   'CREATE INDEX vulnerabilities_epss ON vulnerabilities (epss_key, vuln_id)',
 ].join(';\n');
 
+/**
+ * Version 3: why a succeeded scan's report could not be published into its registry. It was
+ * kept as a `publish: …` warning appended to the stored report, which rewrote the report (the
+ * scan's record) and made GET /api/v1/scans/{id} parse megabytes to find one string. Scans from
+ * before this version show null (their report still carries the warning).
+ */
+const PUBLISH_ERROR = 'ALTER TABLE scans ADD COLUMN publish_error TEXT';
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'image list sort keys on images', sql: IMAGE_SORT_KEYS },
+  { version: 3, name: 'publish errors on scans', sql: PUBLISH_ERROR },
 ];
 
 const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -9,7 +9,7 @@ import { SCAN_STATUSES, type ScanRecord, type ScanRepository, type ScanStatus } 
 
 // Everything but the report, which can be megabytes: lists never read it.
 const COLUMNS =
-  'id, image_ref, digest, status, error, attempts, job_id, queued_at, started_at, finished_at, duration_ms';
+  'id, image_ref, digest, status, error, attempts, job_id, queued_at, started_at, finished_at, duration_ms, publish_error';
 
 export function createScanRepository(ctx: RepoContext): ScanRepository {
   const { ex } = ctx;
@@ -57,6 +57,8 @@ export function createScanRepository(ctx: RepoContext): ScanRepository {
 
     fail: (id, error) => finish(id, 'failed', error, null, null),
 
+    setPublishError: (id, error) => one('UPDATE scans SET publish_error = $2 WHERE id = $1', [id, error]),
+
     async get(id) {
       const row = await first(ex, `SELECT ${COLUMNS} FROM scans WHERE id = $1`, [id]);
       return row ? toScan(row) : null;
@@ -101,5 +103,6 @@ function toScan(r: Row): ScanRecord {
     startedAt: optStr(r, 'started_at'),
     finishedAt: optStr(r, 'finished_at'),
     durationMs: optNum(r, 'duration_ms'),
+    publishError: optStr(r, 'publish_error'),
   };
 }

@@ -186,6 +186,11 @@ export interface ImageRepository {
   get(id: string): Promise<ImageSummary | null>;
   find(registry: string, repository: string, digest: string): Promise<ImageSummary | null>;
   list(query?: ImageListQuery): Promise<Page<ImageSummary>>;
+  /**
+   * The images (repositories, registries) holding one digest, scanned last first, then pushed
+   * last first; at most `limit` (default 100, at most 500). An index lookup, not a search.
+   */
+  byDigest(digest: string, limit?: number): Promise<ImageSummary[]>;
   /** One image with its packages and vulnerabilities (worst first). */
   detail(id: string): Promise<ImageDetail | null>;
   delete(id: string): Promise<boolean>;
@@ -322,6 +327,8 @@ export interface ScanRecord {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** Why the report of this (succeeded) scan could not be published into its registry; null when it was, or not tried. */
+  publishError: string | null;
 }
 
 export interface ScanRepository {
@@ -331,6 +338,8 @@ export interface ScanRepository {
   /** Mark succeeded and keep the report. Land the findings with FindingRepository in the same transaction. */
   succeed(id: string, report: ScanReport, digest?: string): Promise<ScanRecord | null>;
   fail(id: string, error: string): Promise<ScanRecord | null>;
+  /** Record (or clear, with null) why publishing the scan's report failed; the scan's status is unchanged. */
+  setPublishError(id: string, error: string | null): Promise<ScanRecord | null>;
   get(id: string): Promise<ScanRecord | null>;
   report(id: string): Promise<ScanReport | null>;
   list(query?: { digest?: string; status?: ScanStatus; limit?: number; offset?: number }): Promise<Page<ScanRecord>>;

@@ -75,6 +75,21 @@ export function digestDedupeKey(registryId: string, digest: string): string {
   return `scan:registry:${registryId}:${digest}`;
 }
 
+/**
+ * The one dedupe key scheme of scan jobs. A reference by digest into a registered registry is
+ * keyed by registry + digest, the key pushes use (enqueueDigest), so a scheduled rescan, a push
+ * and a manual scan of the same digest share one pending scan whatever repository or spelling
+ * of the host they name. Anything else (tags, unregistered registries, local sources) is keyed
+ * by the reference itself.
+ */
+export function scanDedupe(ref: string, registry: Registry | null): { key: string; digest?: string } {
+  if (registry !== null && !isLocalRef(ref)) {
+    const digest = parseReference(ref).digest;
+    if (digest !== undefined) return { key: digestDedupeKey(registry.id, digest), digest };
+  }
+  return { key: `scan:${ref}` };
+}
+
 /** The registered registry a reference points at (same host and port), if any. */
 export function registryFor(ref: string, registries: readonly Registry[]): Registry | null {
   if (isLocalRef(ref)) return null;
@@ -176,8 +191,9 @@ export function createScanQueue(storage: Storage, opts: ScanQueueOptions): ScanQ
         parseReference(ref); // E_INPUT naming the reference when it is malformed
       }
       const registry = registryFor(ref, await storage.registries.list());
+      const { key, digest } = scanDedupe(ref, registry);
       try {
-        const scan = await enqueueJob(ref, undefined, `scan:${ref}`, registry);
+        const scan = await enqueueJob(ref, digest, key, registry);
         opts.onEnqueued?.();
         return { scan, created: true };
       } catch (err) {

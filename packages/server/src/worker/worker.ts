@@ -61,9 +61,6 @@ export interface ScanWorkerOptions {
   publish?: typeof publishReport;
 }
 
-/** The warning a scan's report carries when publishing it into the registry failed. */
-export const PUBLISH_WARNING_PREFIX = 'publish: ';
-
 export interface StopOptions {
   /** How long running scans may take to finish before they are released back to the queue. Default 30 s. */
   graceMs?: number;
@@ -306,8 +303,8 @@ export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
 
   /**
    * Publish the report into the registry it came from, when that registry is registered and
-   * publishing is on for it. Failures are logged and kept on the scan (a warning in its report,
-   * shown by GET /api/v1/scans/{id} as publishError); they never fail the scan.
+   * publishing is on for it. Failures are logged and kept on the scan (its publishError, shown by
+   * GET /api/v1/scans/{id}); they never fail the scan, and the stored report stays as scanned.
    */
   const publishResult = async (payload: ScanJobPayload, report: ScanReport, signal: AbortSignal): Promise<void> => {
     if (payload.registryId === null) return;
@@ -334,12 +331,8 @@ export function createScanWorker(opts: ScanWorkerOptions): ScanWorker {
     } catch (err) {
       const reason = toPalisadeError(err, 'E_INTERNAL', payload.imageRef).describe();
       log?.warn({ scan: payload.scanId, reason }, 'publishing the report to the registry failed');
-      const withWarning: ScanReport = {
-        ...report,
-        warnings: [...report.warnings, `${PUBLISH_WARNING_PREFIX}${reason}`],
-      };
       await storage.scans
-        .succeed(payload.scanId, withWarning, report.artifact.digest)
+        .setPublishError(payload.scanId, reason)
         .catch((e: unknown) =>
           log?.error(
             { scan: payload.scanId, err: toPalisadeError(e).describe() },

@@ -27,6 +27,12 @@ test('defaults', () => {
     vulnDbPath: '/srv/palisade-data/vuln.db',
     worker: { concurrency: 2, registryConcurrency: 2, allowLocalSources: false },
     log: { level: 'info' },
+    scheduler: {
+      enabled: true,
+      rescan: { intervalMs: 3_600_000, windowMs: 2_592_000_000, everyMs: 86_400_000 },
+      poll: { intervalMs: 900_000 },
+      rematch: true,
+    },
   });
 });
 

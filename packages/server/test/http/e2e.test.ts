@@ -163,9 +163,16 @@ test('scan an OCI layout through the API and read images, packages and vulnerabi
   const missing = await api<{ error: { code: string } }>('GET', `/api/v1/images/sha256:${'0'.repeat(64)}`);
   assert.equal(missing.status, 404);
 
+  // Ticks run one after another: this waits for the one start() began, without a timer.
+  await server.scheduler?.runOnce();
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   assert.match(metrics, /^palisade_scan_duration_seconds_count\{outcome="succeeded"\} 1$/m);
-  assert.match(metrics, /^palisade_jobs\{state="succeeded"\} 1$/m);
+  // The queue gauge counts every kind: the scheduler's first tick has run its periodic jobs too.
+  const scanJobs = await server.storage.jobs.list({ kind: 'scan', status: 'succeeded' });
+  assert.equal(scanJobs.total, 1);
+  const gauge = /^palisade_jobs\{state="succeeded"\} (\d+)$/m.exec(metrics);
+  assert.ok(gauge && Number(gauge[1]) >= 1);
+  assert.match(metrics, /^palisade_scheduler_tasks_total\{kind="rescan-plan",outcome="succeeded"\} \d+$/m);
   assert.match(
     metrics,
     /^palisade_http_requests_total\{method="GET",route="\/api\/v1\/scans\/:id",status="200"\} \d+$/m,

@@ -87,6 +87,9 @@ test('a publish that fails leaves the scan succeeded, with publishError in GET /
     });
     assert.equal(shown.status, 'succeeded');
     assert.match(shown.publishError ?? '', /127\.0\.0\.1:1/);
+    // Kept in its own column: the stored report stays as scanned, and lists show it too.
+    assert.deepEqual((await storage.scans.report(scan.id))?.warnings, []);
+    assert.equal((await storage.scans.list({})).items[0]?.publishError, shown.publishError);
     // The result is landed all the same.
     assert.ok(await storage.images.find('127.0.0.1:1', 'demo/app', digest));
   } finally {
@@ -134,9 +137,10 @@ test('two scans of one subject never publish at the same time', async () => {
       publish: slowPublish,
     });
     const queue = createScanQueue(storage, { allowLocalSources: false, onEnqueued: () => worker.wake() });
-    // Different dedupe keys (by digest, by reference): both jobs run, concurrently.
+    // Different dedupe keys (by digest, by tag; the same digest by reference would share the
+    // push's key): both jobs run, concurrently, and resolve to the same subject.
     await queue.enqueueDigest({ registry: reg, repository: 'demo/app', digest: layout.digest });
-    await queue.enqueue(`${registry.host}/demo/app@${layout.digest}`);
+    await queue.enqueue(`${registry.host}/demo/app:v1`);
     worker.start();
     try {
       await until('both publishes', () => Promise.resolve(calls === 2 && running === 0));
