@@ -5,7 +5,8 @@ import { run } from './helpers.js';
 test('palisade --help lists every command', async () => {
   const r = await run(['--help']);
   assert.equal(r.code, 0);
-  for (const c of ['scan', 'sbom', 'db', 'posture', 'server', 'debug']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+  for (const c of ['scan', 'sbom', 'db', 'posture', 'server', 'debug'])
+    assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
 });
 
 const commands: Array<[string[], string[]]> = [

@@ -32,7 +32,10 @@ function importerFor(doc: SourceDoc): FeedImporter | undefined {
 }
 
 /** Read every path into a Collector. */
-export function collectPaths(paths: readonly string[], options: ImportOptions = {}): { collector: Collector; documents: number; skipped: number } {
+export function collectPaths(
+  paths: readonly string[],
+  options: ImportOptions = {},
+): { collector: Collector; documents: number; skipped: number } {
   const c = new Collector(options.maxWarnings ?? 200, options.onWarning);
   let documents = 0;
   let skipped = 0;
@@ -51,9 +54,13 @@ export function collectPaths(paths: readonly string[], options: ImportOptions = 
         continue;
       }
       if (doc.subject === path) {
-        throw new PalisadeError('E_UNSUPPORTED', 'not a known vulnerability feed format (OSV, Debian tracker, Alpine secdb, KEV, EPSS, Red Hat)', {
-          subject: path,
-        });
+        throw new PalisadeError(
+          'E_UNSUPPORTED',
+          'not a known vulnerability feed format (OSV, Debian tracker, Alpine secdb, KEV, EPSS, Red Hat)',
+          {
+            subject: path,
+          },
+        );
       }
       ctx.skipFile(doc.subject, 'not a known vulnerability feed format');
     }
@@ -65,11 +72,17 @@ export function collectPaths(paths: readonly string[], options: ImportOptions = 
  * Import feeds from files/folders/archives into a new DB at `dbPath`. Formats are detected per
  * document. The previous DB stays untouched unless the whole import succeeds.
  */
-export async function importPaths(paths: readonly string[], dbPath: string, options: ImportOptions = {}): Promise<ImportSummary> {
+export async function importPaths(
+  paths: readonly string[],
+  dbPath: string,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
   if (paths.length === 0) throw new PalisadeError('E_INPUT', 'no input paths given', { subject: dbPath });
   const { collector: c, documents, skipped } = collectPaths(paths, options);
   if (c.isEmpty()) {
-    throw new PalisadeError('E_INPUT', 'no vulnerability records found in the given paths', { subject: paths.join(', ') });
+    throw new PalisadeError('E_INPUT', 'no vulnerability records found in the given paths', {
+      subject: paths.join(', '),
+    });
   }
   const builtAt = (options.now ?? new Date()).toISOString();
   writeDbAtomically(dbPath, c, builtAt);
@@ -82,7 +95,13 @@ export async function importPaths(paths: readonly string[], dbPath: string, opti
     documentsSkipped: skipped,
     feeds: [...c.stats.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([id, s]) => ({ id, records: s.records, skipped: s.skipped, withdrawn: s.withdrawn, updatedAt: s.date ?? builtAt })),
+      .map(([id, s]) => ({
+        id,
+        records: s.records,
+        skipped: s.skipped,
+        withdrawn: s.withdrawn,
+        updatedAt: s.date ?? builtAt,
+      })),
     warnings: c.warnings,
     warningCount: c.warningCount,
   };

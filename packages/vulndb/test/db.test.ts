@@ -15,7 +15,8 @@ import { pkg, testSchemes } from './helpers.js';
 const NOW = new Date('2025-03-01T00:00:00Z');
 
 function isDbError(path: string, re: RegExp) {
-  return (e: unknown): boolean => e instanceof PalisadeError && e.code === 'E_DB' && e.subject === path && re.test(e.message);
+  return (e: unknown): boolean =>
+    e instanceof PalisadeError && e.code === 'E_DB' && e.subject === path && re.test(e.message);
 }
 
 test('round trip: import samples, status lists feeds with their own dates', async () => {
@@ -33,7 +34,10 @@ test('round trip: import samples, status lists feeds with their own dates', asyn
       assert.deepEqual(kev, { id: 'kev', updatedAt: '2025-02-19T14:08:44.502Z', records: 3 });
       // No date of its own: import time.
       assert.equal(st.feeds.find((f) => f.id === 'debian-tracker')?.updatedAt, NOW.toISOString());
-      assert.deepEqual(st.feeds.map((f) => f.id), [...st.feeds.map((f) => f.id)].sort());
+      assert.deepEqual(
+        st.feeds.map((f) => f.id),
+        [...st.feeds.map((f) => f.id)].sort(),
+      );
       assert.equal(db.releaseSupport('debian', 'jessie'), 'end-of-life');
     } finally {
       db.close();
@@ -44,7 +48,14 @@ test('round trip: import samples, status lists feeds with their own dates', asyn
 });
 
 test('dbAgeWarning: quiet within 7 days, warns after', () => {
-  const status = { schemaVersion: 1, builtAt: '2025-01-01T00:00:00Z', feeds: [{ id: 'a', updatedAt: '2025-02-20T00:00:00Z', records: 1 }, { id: 'b', updatedAt: '2024-01-01T00:00:00Z', records: 1 }] };
+  const status = {
+    schemaVersion: 1,
+    builtAt: '2025-01-01T00:00:00Z',
+    feeds: [
+      { id: 'a', updatedAt: '2025-02-20T00:00:00Z', records: 1 },
+      { id: 'b', updatedAt: '2024-01-01T00:00:00Z', records: 1 },
+    ],
+  };
   assert.equal(dbAgeWarning(status, new Date('2025-02-26T23:00:00Z')), undefined);
   const w = dbAgeWarning(status, new Date('2025-03-01T00:00:00Z'));
   assert.match(w ?? '', /9 days old.*2025-02-20.*palisade db update/);
@@ -76,16 +87,28 @@ test('atomic import: a failing import leaves the existing DB untouched and no te
     await importPaths([sharedPath('vulndata', 'samples', 'kev-epss')], dbPath, { now: NOW });
     const before = readFileSync(dbPath);
     await assert.rejects(
-      importPaths([sharedPath('vulndata', 'samples', 'ghsa-npm'), fixturePath('vulndb', 'corrupt', 'truncated-tracker.json')], dbPath),
+      importPaths(
+        [sharedPath('vulndata', 'samples', 'ghsa-npm'), fixturePath('vulndb', 'corrupt', 'truncated-tracker.json')],
+        dbPath,
+      ),
       (e: unknown) => e instanceof PalisadeError && e.code === 'E_CORRUPT',
     );
     assert.deepEqual(readFileSync(dbPath), before);
     assert.deepEqual(readdirSync(t.path), ['vuln.db']);
     const db = openVulnDb(dbPath);
-    assert.deepEqual(db.status().feeds.map((f) => f.id), ['epss', 'kev']);
+    assert.deepEqual(
+      db.status().feeds.map((f) => f.id),
+      ['epss', 'kev'],
+    );
     db.close();
-    await assert.rejects(importPaths([fixturePath('vulndb', 'corrupt', 'notes.txt')], dbPath), (e: unknown) => e instanceof PalisadeError && e.code === 'E_UNSUPPORTED');
-    await assert.rejects(importPaths([join(t.path, 'nope')], dbPath), (e: unknown) => e instanceof PalisadeError && e.code === 'E_NOT_FOUND');
+    await assert.rejects(
+      importPaths([fixturePath('vulndb', 'corrupt', 'notes.txt')], dbPath),
+      (e: unknown) => e instanceof PalisadeError && e.code === 'E_UNSUPPORTED',
+    );
+    await assert.rejects(
+      importPaths([join(t.path, 'nope')], dbPath),
+      (e: unknown) => e instanceof PalisadeError && e.code === 'E_NOT_FOUND',
+    );
   } finally {
     t.cleanup();
   }
@@ -95,7 +118,9 @@ test('OSV all.zip is imported like the folder; a corrupt zip names the archive',
   const t = tempDir();
   try {
     const dir = sharedPath('vulndata', 'osv', 'Go');
-    const names = readdirSync(dir).filter((f) => f.startsWith('GO-2020-')).sort();
+    const names = readdirSync(dir)
+      .filter((f) => f.startsWith('GO-2020-'))
+      .sort();
     const zip = join(t.path, 'all.zip');
     writeFileSync(zip, makeZip(names.map((n) => ({ name: n, data: readFileSync(join(dir, n)) }))));
     const dbPath = join(t.path, 'z.db');

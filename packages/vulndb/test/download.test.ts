@@ -57,15 +57,29 @@ test('update: resumes a dropped download with a Range request, verifies size, im
   try {
     const progress: Progress[] = [];
     const dbPath = join(t.path, 'vuln.db');
-    const sum = await updateDb(dbPath, { sources: SOURCES, baseUrl: s.base, onProgress: (p) => progress.push(p), env: {} });
+    const sum = await updateDb(dbPath, {
+      sources: SOURCES,
+      baseUrl: s.base,
+      onProgress: (p) => progress.push(p),
+      env: {},
+    });
     assert.deepEqual(readFileSync(join(t.path, 'downloads', 'kev.json')), KEV);
     assert.ok(s.ranges.includes('bytes=1000-'), `resumed with a range: ${JSON.stringify(s.ranges)}`);
     assert.ok(!existsSync(join(t.path, 'downloads', 'kev.json.part')));
     const last = progress.filter((p) => p.feed === 'kev').at(-1);
     assert.deepEqual(last, { feed: 'kev', received: KEV.length, total: KEV.length });
-    assert.deepEqual(sum.downloaded.map((d) => d.url), [`${s.base}/kev.json`, `${s.base}/epss.csv`]);
+    assert.deepEqual(
+      sum.downloaded.map((d) => d.url),
+      [`${s.base}/kev.json`, `${s.base}/epss.csv`],
+    );
     const db = openVulnDb(dbPath);
-    assert.deepEqual(db.status().feeds.map((f) => [f.id, f.records]), [['epss', 5], ['kev', 3]]);
+    assert.deepEqual(
+      db.status().feeds.map((f) => [f.id, f.records]),
+      [
+        ['epss', 5],
+        ['kev', 3],
+      ],
+    );
     db.close();
   } finally {
     t.cleanup();
@@ -80,7 +94,11 @@ test('download: 404 and 500 are clear errors naming the feed URL; no DB is writt
     const gone = `${s.base}/gone`;
     await assert.rejects(
       downloadFile(gone, join(t.path, 'x'), { feed: 'kev' }),
-      (e: unknown) => e instanceof PalisadeError && e.code === 'E_NOT_FOUND' && e.subject === gone && /feed "kev".*HTTP 404/.test(e.message),
+      (e: unknown) =>
+        e instanceof PalisadeError &&
+        e.code === 'E_NOT_FOUND' &&
+        e.subject === gone &&
+        /feed "kev".*HTTP 404/.test(e.message),
     );
     const dbPath = join(t.path, 'vuln.db');
     await assert.rejects(
@@ -98,7 +116,16 @@ test('feed URL overrides: per-feed option, per-feed env, base option, base env, 
   const f: FeedSource = { id: 'osv-crates.io', url: 'https://up/x.zip', path: 'osv/crates.io/all.zip' };
   assert.equal(feedUrl(f, { env: {} }), 'https://up/x.zip');
   assert.equal(feedUrl(f, { env: { PALISADE_FEED_BASE_URL: 'http://m/' } }), 'http://m/osv/crates.io/all.zip');
-  assert.equal(feedUrl(f, { baseUrl: 'http://o', env: { PALISADE_FEED_BASE_URL: 'http://m' } }), 'http://o/osv/crates.io/all.zip');
-  assert.equal(feedUrl(f, { baseUrl: 'http://o', env: { PALISADE_FEED_URL_OSV_CRATES_IO: 'http://e/c.zip' } }), 'http://e/c.zip');
-  assert.equal(feedUrl(f, { urls: { 'osv-crates.io': 'http://u/c.zip' }, env: { PALISADE_FEED_URL_OSV_CRATES_IO: 'http://e' } }), 'http://u/c.zip');
+  assert.equal(
+    feedUrl(f, { baseUrl: 'http://o', env: { PALISADE_FEED_BASE_URL: 'http://m' } }),
+    'http://o/osv/crates.io/all.zip',
+  );
+  assert.equal(
+    feedUrl(f, { baseUrl: 'http://o', env: { PALISADE_FEED_URL_OSV_CRATES_IO: 'http://e/c.zip' } }),
+    'http://e/c.zip',
+  );
+  assert.equal(
+    feedUrl(f, { urls: { 'osv-crates.io': 'http://u/c.zip' }, env: { PALISADE_FEED_URL_OSV_CRATES_IO: 'http://e' } }),
+    'http://u/c.zip',
+  );
 });

@@ -14,11 +14,23 @@ import { rubygemsScheme } from '../src/versions/rubygems.js';
 import { semverScheme } from '../src/versions/semver.js';
 import type { VersionScheme } from '../src/versions/types.js';
 
-const ALL: VersionScheme[] = [apkScheme, composerScheme, dpkgScheme, goScheme, mavenScheme, nugetScheme, pep440Scheme, rpmScheme, rubygemsScheme, semverScheme];
+const ALL: VersionScheme[] = [
+  apkScheme,
+  composerScheme,
+  dpkgScheme,
+  goScheme,
+  mavenScheme,
+  nugetScheme,
+  pep440Scheme,
+  rpmScheme,
+  rubygemsScheme,
+  semverScheme,
+];
 
 /** The registered schemes; falls back to the scheme modules directly while the registry is a stub. */
 export function testSchemes(eco: string): ((a: string, b: string) => number) | undefined {
-  const s = schemeFor(eco) ?? ALL.find((x) => x.ecosystems.includes(eco)) ?? (eco === 'SEMVER' ? semverScheme : undefined);
+  const s =
+    schemeFor(eco) ?? ALL.find((x) => x.ecosystems.includes(eco)) ?? (eco === 'SEMVER' ? semverScheme : undefined);
   return s === undefined ? undefined : (a, b) => s.compare(a, b);
 }
 

@@ -18,14 +18,24 @@ function feed(paths: string[], id: string): { records: number; skipped: number; 
 
 test('registry: one list, unique ids, all importers present', () => {
   assert.deepEqual(importers.ids().sort(), [
-    'alpine-secdb', 'debian-cve-list', 'debian-distributions', 'debian-dsa', 'debian-tracker', 'epss', 'kev', 'osv', 'redhat',
+    'alpine-secdb',
+    'debian-cve-list',
+    'debian-distributions',
+    'debian-dsa',
+    'debian-tracker',
+    'epss',
+    'kev',
+    'osv',
+    'redhat',
   ]);
 });
 
 test('OSV Go: every file read, withdrawn ones counted apart', () => {
   const dir = sharedPath('vulndata', 'osv', 'Go');
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  const withdrawn = files.filter((f) => 'withdrawn' in (JSON.parse(readFileSync(join(dir, f), 'utf8')) as object)).length;
+  const withdrawn = files.filter(
+    (f) => 'withdrawn' in (JSON.parse(readFileSync(join(dir, f), 'utf8')) as object),
+  ).length;
   const s = feed([dir], 'osv-go');
   assert.equal(s.records + s.withdrawn, files.length);
   assert.equal(s.withdrawn, withdrawn);
@@ -50,7 +60,8 @@ test('OSV YAML versions stay strings (failsafe schema)', () => {
 });
 
 test('GHSA, Ubuntu OSV, KEV, EPSS, Red Hat, Debian samples', () => {
-  const s = (id: string, ...p: string[]): ReturnType<typeof feed> => feed([sharedPath('vulndata', 'samples', ...p)], id);
+  const s = (id: string, ...p: string[]): ReturnType<typeof feed> =>
+    feed([sharedPath('vulndata', 'samples', ...p)], id);
   assert.equal(s('ghsa', 'ghsa-npm').records, 10);
   assert.equal(s('ghsa', 'ghsa-maven').records, 3);
   assert.equal(s('ubuntu-osv', 'ubuntu-osv').records, 8);
@@ -75,16 +86,26 @@ test('EPSS gzipped reads like plain', () => {
   const t = tempDir();
   try {
     const gz = join(t.path, 'epss.csv.gz');
-    writeFileSync(gz, gzipSync(readFileSync(sharedPath('vulndata', 'samples', 'kev-epss', 'vunnel-epss-example-1.csv'))));
+    writeFileSync(
+      gz,
+      gzipSync(readFileSync(sharedPath('vulndata', 'samples', 'kev-epss', 'vunnel-epss-example-1.csv'))),
+    );
     const { collector } = collectPaths([gz]);
-    assert.deepEqual(collector.epssScores.get('CVE-1999-0005'), { score: 0.91963, percentile: 0.99214, date: '2025-02-20' });
+    assert.deepEqual(collector.epssScores.get('CVE-1999-0005'), {
+      score: 0.91963,
+      percentile: 0.99214,
+      date: '2025-02-20',
+    });
   } finally {
     t.cleanup();
   }
 });
 
 test('Alpine secdb YAML (all releases) and JSON, messy ids', () => {
-  const { collector } = collectPaths([sharedPath('vulndata', 'alpine-secdb'), sharedPath('vulndata', 'samples', 'alpine')]);
+  const { collector } = collectPaths([
+    sharedPath('vulndata', 'alpine-secdb'),
+    sharedPath('vulndata', 'samples', 'alpine'),
+  ]);
   const s = collector.stats.get('alpine-secdb');
   assert.ok(s && s.records > 2000);
   // "CVE-2017-8904 XSA-214": the CVE leads, the XSA is an alias.
@@ -93,7 +114,9 @@ test('Alpine secdb YAML (all releases) and JSON, messy ids', () => {
   const nf = collector.advisories.get('alpine-secdb\u0000CVE-2022-1292');
   assert.ok(!nf?.affected.some((e) => e.ecosystem === 'alpine:3.20' && e.name === 'openssl'));
   // "2.8.0-r0": {} in 312-main.json is tolerated.
-  assert.ok(collector.advisories.get('alpine-secdb\u0000CVE-2018-16876')?.affected.some((e) => e.ecosystem === 'alpine:3.12'));
+  assert.ok(
+    collector.advisories.get('alpine-secdb\u0000CVE-2018-16876')?.affected.some((e) => e.ecosystem === 'alpine:3.12'),
+  );
 });
 
 test('extractIds handles the real secdb oddities', () => {
@@ -108,7 +131,11 @@ test('extractIds handles the real secdb oddities', () => {
 });
 
 test('malformed records are skipped and counted, with the file named', () => {
-  const { collector } = collectPaths([fixturePath('vulndb', 'corrupt', 'epss-bad-rows.csv'), fixturePath('vulndb', 'corrupt', 'osv-bad.json'), fixturePath('vulndb', 'constructed', 'debian-nodsa.json')]);
+  const { collector } = collectPaths([
+    fixturePath('vulndb', 'corrupt', 'epss-bad-rows.csv'),
+    fixturePath('vulndb', 'corrupt', 'osv-bad.json'),
+    fixturePath('vulndb', 'constructed', 'debian-nodsa.json'),
+  ]);
   assert.equal(collector.stats.get('epss')?.records, 1);
   assert.equal(collector.stats.get('epss')?.skipped, 3);
   assert.equal(collector.stats.get('ghsa')?.skipped, 1);
@@ -120,10 +147,16 @@ test('malformed records are skipped and counted, with the file named', () => {
 
 test('a corrupt file given explicitly is an E_CORRUPT error naming it; in a folder it is skipped', () => {
   const bad = fixturePath('vulndb', 'corrupt', 'truncated-tracker.json');
-  assert.throws(() => collectPaths([bad]), (e: unknown) => e instanceof PalisadeError && e.code === 'E_CORRUPT' && e.subject === bad);
+  assert.throws(
+    () => collectPaths([bad]),
+    (e: unknown) => e instanceof PalisadeError && e.code === 'E_CORRUPT' && e.subject === bad,
+  );
   const { collector, skipped } = collectPaths([fixturePath('vulndb', 'corrupt')]);
   assert.equal(skipped, 2, 'truncated JSON and the unknown-format text file');
   assert.ok(collector.warnings.some((w) => w.startsWith(bad)));
   const txt = fixturePath('vulndb', 'corrupt', 'notes.txt');
-  assert.throws(() => collectPaths([txt]), (e: unknown) => e instanceof PalisadeError && e.code === 'E_UNSUPPORTED' && e.subject === txt);
+  assert.throws(
+    () => collectPaths([txt]),
+    (e: unknown) => e instanceof PalisadeError && e.code === 'E_UNSUPPORTED' && e.subject === txt,
+  );
 });

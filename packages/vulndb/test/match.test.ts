@@ -19,7 +19,9 @@ before(async () => {
   const t = tempDir();
   cleanup = t.cleanup;
   const dbPath = join(t.path, 'all.db');
-  await importPaths([sharedPath('vulndata'), fixturePath('vulndb', 'constructed')], dbPath, { now: new Date('2025-03-01T00:00:00Z') });
+  await importPaths([sharedPath('vulndata'), fixturePath('vulndb', 'constructed')], dbPath, {
+    now: new Date('2025-03-01T00:00:00Z'),
+  });
   db = openVulnDb(dbPath, { schemes: testSchemes });
 });
 
@@ -48,7 +50,9 @@ test('Debian tracker: chromium CVE-2022-0456 bookworm resolved fixed_version 98.
   assert.ok(!ids(pkg('deb', 'chromium', '98.0.4758.80-1'), DEBIAN_12).includes(id));
   assert.ok(!ids(pkg('deb', 'chromium', '98.0.4758.102-1'), DEBIAN_12).includes(id));
   // bullseye's own fix is 98.0.4758.80-1~deb11u1, which sorts below 98.0.4758.80-1.
-  assert.deepEqual(one(pkg('deb', 'chromium', '90.0.4430.212-1'), DEBIAN_11, id)?.fixedVersions, ['98.0.4758.80-1~deb11u1']);
+  assert.deepEqual(one(pkg('deb', 'chromium', '90.0.4430.212-1'), DEBIAN_11, id)?.fixedVersions, [
+    '98.0.4758.80-1~deb11u1',
+  ]);
   assert.ok(!ids(pkg('deb', 'chromium', '98.0.4758.80-1~deb11u1'), DEBIAN_11).includes(id));
   // buster: status open, urgency end-of-life.
   assert.equal(one(pkg('deb', 'chromium', '99.0-1'), DEBIAN_10, id)?.status, 'end-of-life');
@@ -65,17 +69,33 @@ test('Debian tracker: fixed_version "0" is not-affected (prototypejs CVE-2007-23
 
 test('Debian: source package decides, binary is reported; no-dsa and not-affected from data/CVE/list', () => {
   // CVE-2023-7008: "[bookworm] - systemd <no-dsa> (Minor issue)".
-  const m = one(pkg('deb', 'libsystemd0', '252.22-1~deb12u1', { source: { name: 'systemd' } }), DEBIAN_12, 'CVE-2023-7008');
+  const m = one(
+    pkg('deb', 'libsystemd0', '252.22-1~deb12u1', { source: { name: 'systemd' } }),
+    DEBIAN_12,
+    'CVE-2023-7008',
+  );
   assert.equal(m?.status, 'no-dsa');
   assert.deepEqual(m?.matchedOn, { name: 'systemd', kind: 'source' });
   assert.equal(m?.package.name, 'libsystemd0');
-  assert.deepEqual(ids(pkg('deb', 'libsystemd0', '252.22-1~deb12u1'), DEBIAN_12), [], 'the binary name alone has no advisory');
+  assert.deepEqual(
+    ids(pkg('deb', 'libsystemd0', '252.22-1~deb12u1'), DEBIAN_12),
+    [],
+    'the binary name alone has no advisory',
+  );
   // CVE-2024-0684: "[bookworm] - coreutils <not-affected>", unstable fixed in 9.5-1.
   assert.ok(!ids(pkg('deb', 'coreutils', '9.1-1'), DEBIAN_12).includes('CVE-2024-0684'));
   assert.equal(one(pkg('deb', 'coreutils', '9.4-3'), DEBIAN_13, 'CVE-2024-0684')?.status, 'fixed');
   // CVE-2024-0727: "[bookworm] - openssl 3.0.13-1~deb12u1".
-  assert.deepEqual(one(pkg('deb', 'libssl3', '3.0.11-1~deb12u2', { source: { name: 'openssl' } }), DEBIAN_12, 'CVE-2024-0727')?.fixedVersions, ['3.0.13-1~deb12u1']);
-  assert.ok(!ids(pkg('deb', 'libssl3', '3.0.13-1~deb12u1', { source: { name: 'openssl' } }), DEBIAN_12).includes('CVE-2024-0727'));
+  assert.deepEqual(
+    one(pkg('deb', 'libssl3', '3.0.11-1~deb12u2', { source: { name: 'openssl' } }), DEBIAN_12, 'CVE-2024-0727')
+      ?.fixedVersions,
+    ['3.0.13-1~deb12u1'],
+  );
+  assert.ok(
+    !ids(pkg('deb', 'libssl3', '3.0.13-1~deb12u1', { source: { name: 'openssl' } }), DEBIAN_12).includes(
+      'CVE-2024-0727',
+    ),
+  );
   // CVE-2024-5535: "[bookworm] - openssl <postponed>".
   assert.equal(one(pkg('deb', 'openssl', '3.0.15-1~deb12u1'), DEBIAN_12, 'CVE-2024-5535')?.status, 'postponed');
 });
@@ -129,7 +149,9 @@ test('Go: GO-2020-0001 gin introduced 0 fixed 1.6.0, and stdlib "1.16.0-0" bound
   assert.ok(!gin('v1.7.0').includes('CVE-2020-36567'));
   const m = one(pkg('golang', 'github.com/gin-gonic/gin', 'v1.5.0'), undefined, 'CVE-2020-36567');
   assert.deepEqual(m?.aliases, ['GHSA-6vm3-jj99-7229', 'GO-2020-0001']);
-  const rec = JSON.parse(readFileSync(sharedPath('vulndata', 'osv', 'Go', 'GO-2021-0067.json'), 'utf8')) as { aliases: string[] };
+  const rec = JSON.parse(readFileSync(sharedPath('vulndata', 'osv', 'Go', 'GO-2021-0067.json'), 'utf8')) as {
+    aliases: string[];
+  };
   const cve = rec.aliases.find((a) => a.startsWith('CVE-')) ?? 'GO-2021-0067';
   const std = (v: string): boolean => db.match([pkg('golang', 'stdlib', v)], undefined).some((x) => x.id === cve);
   assert.equal(std('go1.15.9'), false, 'below introduced 1.16.0-0');
@@ -144,7 +166,10 @@ test('PyPI: PYSEC-2021-76 aiohttp fixed 3.7.4 with PEP 503 names; PYSEC-2024-1 v
   assert.ok(!a('aiohttp', '3.7.4').includes('CVE-2021-21330'));
   assert.ok(!a('aiohttp', '3.8.0').includes('CVE-2021-21330'));
   // gratient: "versions: ['0.5']", no ECOSYSTEM range: exact membership only.
-  const g = (v: string): boolean => db.match([pkg('pypi', 'gratient', v)], undefined).some((x) => x.aliases.includes('PYSEC-2024-1') || x.id === 'PYSEC-2024-1');
+  const g = (v: string): boolean =>
+    db
+      .match([pkg('pypi', 'gratient', v)], undefined)
+      .some((x) => x.aliases.includes('PYSEC-2024-1') || x.id === 'PYSEC-2024-1');
   assert.equal(g('0.5'), true);
   assert.equal(g('0.4'), false);
   assert.equal(g('0.6'), false);
@@ -184,7 +209,11 @@ test('withdrawn records never match (GO-2022-0617 k8s.io/kubernetes)', () => {
 });
 
 test('output is sorted and deterministic', () => {
-  const ps = [pkg('npm', 'semver', '6.3.0'), pkg('pypi', 'aiohttp', '3.7.3'), pkg('golang', 'github.com/gin-gonic/gin', 'v1.5.0')];
+  const ps = [
+    pkg('npm', 'semver', '6.3.0'),
+    pkg('pypi', 'aiohttp', '3.7.3'),
+    pkg('golang', 'github.com/gin-gonic/gin', 'v1.5.0'),
+  ];
   const a = db.match(ps, undefined);
   const b = db.match([...ps].reverse(), undefined);
   assert.deepEqual(a, b);
@@ -196,7 +225,11 @@ interface GoRecord {
   id: string;
   aliases?: string[];
   withdrawn?: string;
-  affected?: Array<{ package: { name: string }; ranges?: Array<{ type: string; events: Array<Record<string, string>> }>; versions?: string[] }>;
+  affected?: Array<{
+    package: { name: string };
+    ranges?: Array<{ type: string; events: Array<Record<string, string>> }>;
+    versions?: string[];
+  }>;
 }
 
 test('sweep over every Go OSV record: fixed boundaries do not match, introduced boundaries do', () => {
@@ -213,15 +246,19 @@ test('sweep over every Go OSV record: fixed boundaries do not match, introduced 
       const events = a.ranges?.[0]?.events ?? [];
       const introduced = events.map((e) => e.introduced).filter((v): v is string => v !== undefined);
       const fixed = events.map((e) => e.fixed).filter((v): v is string => v !== undefined);
-      for (const v of fixed) if (!introduced.includes(v)) probes.push({ pkg: pkg('golang', a.package.name, v), rec: r.id, expect: false });
-      for (const v of introduced) if (v !== '0' && !fixed.includes(v)) probes.push({ pkg: pkg('golang', a.package.name, v), rec: r.id, expect: true });
+      for (const v of fixed)
+        if (!introduced.includes(v)) probes.push({ pkg: pkg('golang', a.package.name, v), rec: r.id, expect: false });
+      for (const v of introduced)
+        if (v !== '0' && !fixed.includes(v))
+          probes.push({ pkg: pkg('golang', a.package.name, v), rec: r.id, expect: true });
     }
   }
   assert.ok(probes.length > 3000, `probes: ${probes.length}`);
   const failures: string[] = [];
   for (const p of probes) {
     const got = db.match([p.pkg], undefined).some((m) => m.id === p.rec || m.aliases.includes(p.rec));
-    if (got !== p.expect) failures.push(`${p.rec} ${p.pkg.name}@${p.pkg.version}: expected ${p.expect ? 'match' : 'no match'}`);
+    if (got !== p.expect)
+      failures.push(`${p.rec} ${p.pkg.name}@${p.pkg.version}: expected ${p.expect ? 'match' : 'no match'}`);
   }
   assert.deepEqual(failures.slice(0, 10), []);
 });

@@ -30,14 +30,22 @@ function importPackage(doc: SourceDoc, sink: ImportSink, key: string, pkg: Obj, 
   const name = asStr(pkg.name);
   const secfixes = asObj(pkg.secfixes);
   if (name === undefined || name === '' || (!secfixes && pkg.secfixes !== undefined && pkg.secfixes !== null)) {
-    sink.skip(FEED, `${doc.subject}: packages[${index}]${name ? ` (${name})` : ''}`, 'no name or secfixes is not a map');
+    sink.skip(
+      FEED,
+      `${doc.subject}: packages[${index}]${name ? ` (${name})` : ''}`,
+      'no name or secfixes is not a map',
+    );
     return;
   }
   for (const version of Object.keys(secfixes ?? {}).sort()) {
     const lines = asArr(secfixes?.[version]);
     if (lines === undefined) {
       // Real data has "2.8.0-r0: {}" and empty keys: a version with no ids.
-      if (secfixes?.[version] !== null && secfixes?.[version] !== '' && Object.keys(asObj(secfixes?.[version]) ?? {}).length > 0) {
+      if (
+        secfixes?.[version] !== null &&
+        secfixes?.[version] !== '' &&
+        Object.keys(asObj(secfixes?.[version]) ?? {}).length > 0
+      ) {
         sink.skip(FEED, `${doc.subject}: ${name} ${version}`, 'fix entry is not a list of ids');
       }
       continue;
@@ -59,7 +67,12 @@ function importPackage(doc: SourceDoc, sink: ImportSink, key: string, pkg: Obj, 
         references: [],
         url: `https://security.alpinelinux.org/vuln/${parsed.id}`,
         affected: [
-          { ecosystem: key, scheme: 'Alpine', name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: version.trim() }] }] },
+          {
+            ecosystem: key,
+            scheme: 'Alpine',
+            name,
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: version.trim() }] }],
+          },
         ],
       };
       sink.advisory(adv);

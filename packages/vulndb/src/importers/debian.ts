@@ -15,7 +15,12 @@ import { asArr, asObj, asStr, firstEntries, type Obj } from './util.js';
 
 const TRACKER_URL = 'https://security-tracker.debian.org/tracker/';
 
-function entry(release: string, name: string, fixed: string | undefined, extra: Partial<AffectedEntry> = {}): AffectedEntry | undefined {
+function entry(
+  release: string,
+  name: string,
+  fixed: string | undefined,
+  extra: Partial<AffectedEntry> = {},
+): AffectedEntry | undefined {
   const rel = debianRelease(release);
   if (rel === undefined) return undefined;
   const events = fixed === undefined ? [{ introduced: '0' }] : [{ introduced: '0' }, { fixed }];
@@ -53,7 +58,8 @@ function trackerRelease(codename: string, pkg: string, raw: unknown): AffectedEn
     return entry(codename, pkg, fixed, extra);
   }
   if (status === 'open') return entry(codename, pkg, undefined, { ...extra, unfixedStatus: openStatus(rel) });
-  if (status === 'undetermined') return entry(codename, pkg, undefined, { ...extra, unfixedStatus: 'under-investigation' });
+  if (status === 'undetermined')
+    return entry(codename, pkg, undefined, { ...extra, unfixedStatus: 'under-investigation' });
   return undefined;
 }
 
@@ -223,7 +229,8 @@ function parseDsaList(text: string): DsaBlock[] {
     const cves = /^\s+\{([^}]*)\}/.exec(line);
     if (cves) cur.cves.push(...(cves[1] ?? '').split(/\s+/).filter(isCve));
     const fix = DSA_FIX.exec(line);
-    if (fix && !(fix[3] ?? '').startsWith('<')) cur.fixes.push({ release: fix[1] ?? '', pkg: fix[2] ?? '', version: fix[3] ?? '' });
+    if (fix && !(fix[3] ?? '').startsWith('<'))
+      cur.fixes.push({ release: fix[1] ?? '', pkg: fix[2] ?? '', version: fix[3] ?? '' });
   }
   return blocks;
 }

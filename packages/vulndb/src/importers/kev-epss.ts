@@ -70,7 +70,14 @@ export const epssImporter: FeedImporter = {
       const [cve, s, p] = line.split(',');
       const score = Number(s);
       const percentile = Number(p);
-      if (cve === undefined || !isCve(cve) || !(score >= 0 && score <= 1) || !(percentile >= 0 && percentile <= 1) || s === '' || p === '') {
+      if (
+        cve === undefined ||
+        !isCve(cve) ||
+        !(score >= 0 && score <= 1) ||
+        !(percentile >= 0 && percentile <= 1) ||
+        s === '' ||
+        p === ''
+      ) {
         sink.skip('epss', `${doc.subject}:${i + 1}`, `malformed row ${JSON.stringify(line.slice(0, 80))}`);
         continue;
       }

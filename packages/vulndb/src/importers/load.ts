@@ -13,7 +13,8 @@ import type { SourceDoc } from './types.js';
 const MAX_DEPTH = 16;
 const MAX_FILE = 2 * 1024 * 1024 * 1024 - 1;
 /** Files a feed folder often carries that are not data. */
-const IGNORED = /^(readme|license|copying|sources|notice|changelog)(\.[a-z]+)?$|\.(md|sha256|sha512|asc|sig|part|meta)$/i;
+const IGNORED =
+  /^(readme|license|copying|sources|notice|changelog)(\.[a-z]+)?$|\.(md|sha256|sha512|asc|sig|part|meta)$/i;
 
 export interface LoadContext {
   /** A skipped file or entry: subject and reason. */
@@ -49,10 +50,14 @@ function parse(text: string, ext: string, subject: string): unknown {
     if (ext === '.yaml' || ext === '.yml') return YAML.parse(text, { schema: 'failsafe' }) as unknown;
     return sniffJson(text);
   } catch (err) {
-    throw new PalisadeError('E_CORRUPT', `not valid ${ext === '.json' || ext === '' ? 'JSON' : ext.slice(1).toUpperCase()}: ${(err as Error).message}`, {
-      subject,
-      cause: err,
-    });
+    throw new PalisadeError(
+      'E_CORRUPT',
+      `not valid ${ext === '.json' || ext === '' ? 'JSON' : ext.slice(1).toUpperCase()}: ${(err as Error).message}`,
+      {
+        subject,
+        cause: err,
+      },
+    );
   }
 }
 
@@ -108,7 +113,9 @@ function* walk(dir: string, depth: number, ctx: LoadContext): Generator<SourceDo
     ctx.skipFile(dir, `folder nesting deeper than ${MAX_DEPTH}`);
     return;
   }
-  const names = readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
+  const names = readdirSync(dir)
+    .filter((n) => !n.startsWith('.'))
+    .sort();
   for (const n of names) {
     const p = join(dir, n);
     const st = statSync(p);

@@ -172,7 +172,9 @@ export const osvImporter: FeedImporter = {
   description: 'OSV records (JSON/YAML files, folders, all.zip) of any ecosystem',
   sniff(doc: SourceDoc): boolean {
     const o = asObj(doc.data);
-    return o !== undefined && typeof o.id === 'string' && (Array.isArray(o.affected) || 'modified' in o || 'withdrawn' in o);
+    return (
+      o !== undefined && typeof o.id === 'string' && (Array.isArray(o.affected) || 'modified' in o || 'withdrawn' in o)
+    );
   },
   import(doc: SourceDoc, sink: ImportSink): void {
     const adv = osvToAdvisory(doc.data);

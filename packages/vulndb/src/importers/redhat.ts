@@ -24,7 +24,9 @@ const FIX_STATE: Readonly<Record<string, VulnStatus>> = {
 
 /** "openssl-1:1.0.2k-26.el7_9" → name "openssl", version "1:1.0.2k-26.el7_9". */
 function splitNevra(nevra: string): { name: string; version: string } | undefined {
-  const m = /^(.+)-((?:\d+:)?[^-]+-[^-]+)$/.exec(nevra.replace(/\.(x86_64|noarch|aarch64|src|i686|ppc64le|s390x)$/, ''));
+  const m = /^(.+)-((?:\d+:)?[^-]+-[^-]+)$/.exec(
+    nevra.replace(/\.(x86_64|noarch|aarch64|src|i686|ppc64le|s390x)$/, ''),
+  );
   return m ? { name: m[1] ?? '', version: m[2] ?? '' } : undefined;
 }
 
@@ -67,7 +69,9 @@ export const redhatImporter: FeedImporter = {
     const cvss3 = parseCvss(asStr(asObj(o.cvss3)?.cvss3_scoring_vector) ?? '', 'redhat');
     const cvss2 = parseCvss(asStr(asObj(o.cvss)?.cvss_scoring_vector) ?? '', 'redhat');
     // "references" is one string of newline-separated URLs in real data.
-    const refs = (asArr(o.references) ?? []).flatMap((r) => (asStr(r) ?? '').split(/\s+/)).filter((u) => /^https?:\/\//.test(u));
+    const refs = (asArr(o.references) ?? [])
+      .flatMap((r) => (asStr(r) ?? '').split(/\s+/))
+      .filter((u) => /^https?:\/\//.test(u));
     const adv: Advisory = {
       feed: 'redhat',
       id,

@@ -2,7 +2,12 @@
 import { PluginRegistry } from '@palisade/core';
 import type { FeedImporter } from './types.js';
 import { osvImporter } from './osv.js';
-import { debianCveListImporter, debianDistributionsImporter, debianDsaImporter, debianTrackerImporter } from './debian.js';
+import {
+  debianCveListImporter,
+  debianDistributionsImporter,
+  debianDsaImporter,
+  debianTrackerImporter,
+} from './debian.js';
 import { alpineSecdbImporter } from './alpine.js';
 import { epssImporter, kevImporter } from './kev-epss.js';
 import { redhatImporter } from './redhat.js';

@@ -65,7 +65,11 @@ function request(url: string, headers: Record<string, string>, timeoutMs: number
   });
 }
 
-async function open(url: string, headers: Record<string, string>, o: DownloadOptions): Promise<{ res: http.IncomingMessage; url: string }> {
+async function open(
+  url: string,
+  headers: Record<string, string>,
+  o: DownloadOptions,
+): Promise<{ res: http.IncomingMessage; url: string }> {
   let current = url;
   for (let i = 0; i <= MAX_REDIRECTS; i++) {
     const res = await request(current, headers, o.timeoutMs ?? 60_000);
@@ -107,7 +111,13 @@ async function attempt(url: string, part: string, o: DownloadOptions): Promise<A
   return stream(res, part, start, total, o);
 }
 
-function stream(res: http.IncomingMessage, part: string, start: number, total: number | undefined, o: DownloadOptions): Promise<Attempt> {
+function stream(
+  res: http.IncomingMessage,
+  part: string,
+  start: number,
+  total: number | undefined,
+  o: DownloadOptions,
+): Promise<Attempt> {
   return new Promise((resolve, reject) => {
     const out = createWriteStream(part, { flags: start > 0 ? 'a' : 'w' });
     let received = start;
@@ -118,8 +128,15 @@ function stream(res: http.IncomingMessage, part: string, start: number, total: n
     });
     res.on('aborted', () => (broken = true));
     res.on('error', () => (broken = true));
-    out.on('error', (err) => reject(new PalisadeError('E_INPUT', `cannot write download: ${err.message}`, { subject: part, cause: err })));
-    out.on('close', () => resolve({ done: !broken && (total === undefined || received >= total), ...(total === undefined ? {} : { total }) }));
+    out.on('error', (err) =>
+      reject(new PalisadeError('E_INPUT', `cannot write download: ${err.message}`, { subject: part, cause: err })),
+    );
+    out.on('close', () =>
+      resolve({
+        done: !broken && (total === undefined || received >= total),
+        ...(total === undefined ? {} : { total }),
+      }),
+    );
     res.pipe(out);
     res.on('close', () => {
       if (!res.complete) broken = true;
@@ -156,8 +173,12 @@ export async function downloadFile(url: string, dest: string, o: DownloadOptions
     return;
   }
   const why = lastError instanceof Error ? lastError.message : 'connection kept breaking';
-  throw new PalisadeError('E_NETWORK', `feed "${o.feed}" download incomplete after ${attempts} attempts (${why}); run again to resume`, {
-    subject: url,
-    cause: lastError,
-  });
+  throw new PalisadeError(
+    'E_NETWORK',
+    `feed "${o.feed}" download incomplete after ${attempts} attempts (${why}); run again to resume`,
+    {
+      subject: url,
+      cause: lastError,
+    },
+  );
 }

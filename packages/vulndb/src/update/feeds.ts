@@ -26,13 +26,21 @@ export const DEFAULT_FEEDS: readonly FeedSource[] = [
       path: `alpine/${rel}/${repo}.json`,
     })),
   ),
-  ...OSV_ECOSYSTEMS.map((eco) => ({ id: `osv-${eco.toLowerCase()}`, url: `${OSV}/${eco}/all.zip`, path: `osv/${eco}/all.zip` })),
+  ...OSV_ECOSYSTEMS.map((eco) => ({
+    id: `osv-${eco.toLowerCase()}`,
+    url: `${OSV}/${eco}/all.zip`,
+    path: `osv/${eco}/all.zip`,
+  })),
   {
     id: 'kev',
     url: 'https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json',
     path: 'kev/known_exploited_vulnerabilities.json',
   },
-  { id: 'epss', url: 'https://epss.empiricalsecurity.com/epss_scores-current.csv.gz', path: 'epss/epss_scores-current.csv.gz' },
+  {
+    id: 'epss',
+    url: 'https://epss.empiricalsecurity.com/epss_scores-current.csv.gz',
+    path: 'epss/epss_scores-current.csv.gz',
+  },
 ];
 
 export interface FeedUrlOptions {
