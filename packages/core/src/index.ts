@@ -9,3 +9,4 @@ export * from './registry.js';
 export * from './version.js';
 export * from './zip.js';
 export * from './misconfiguration.js';
+export * from './events.js';

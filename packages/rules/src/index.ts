@@ -1,1 +1,3 @@
-export {};
+export * from './cel/index.js';
+export * from './rules/index.js';
+export { benchmarkEvents } from './bench.js';
