@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { PALISADE_VERSION, isPalisadeError } from '@palisade/core';
+import { clusterCommand } from './commands/cluster.js';
 import { dbCommand } from './commands/db.js';
 import { debugCommand } from './commands/debug.js';
 import { sbomCommand } from './commands/sbom.js';
@@ -32,6 +33,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     sbomCommand(io, setExit),
     dbCommand(io, setExit),
     postureCommand(io, setExit),
+    clusterCommand(io, setExit),
     serverCommand(io, setExit),
     debugCommand(io, setExit),
   ]) {

@@ -5,7 +5,7 @@ import { run } from './helpers.js';
 test('palisade --help lists every command', async () => {
   const r = await run(['--help']);
   assert.equal(r.code, 0);
-  for (const c of ['scan', 'sbom', 'db', 'posture', 'server', 'debug'])
+  for (const c of ['scan', 'sbom', 'db', 'posture', 'cluster', 'server', 'debug'])
     assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
 });
 
@@ -36,6 +36,11 @@ const commands: Array<[string[], string[]]> = [
   [['db', 'import'], ['--db']],
   [['db', 'status'], ['--db']],
   [['debug', 'compare-versions'], []],
+  [['cluster', 'manifests'], ['--output']],
+  [
+    ['posture', 'scan'],
+    ['--format', '--pss-version', '--exit-code', '--kubeconfig', '--context'],
+  ],
 ];
 
 for (const [cmd, flags] of commands) {
@@ -80,4 +85,15 @@ test('compare-versions prints <, = or > per line and error: for bad lines withou
   const bad = await run(['debug', 'compare-versions', 'Nonsense'], { stdin: '1 2\n' });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown ecosystem "Nonsense"/);
+});
+
+test('cluster manifests prints a read-only role that never grants secrets', async () => {
+  const r = await run(['cluster', 'manifests']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /kind: ClusterRole\b/);
+  assert.match(r.stdout, /kind: ClusterRoleBinding/);
+  assert.doesNotMatch(r.stdout, /secrets/);
+  assert.doesNotMatch(r.stdout, /- ['"]?\*['"]?$/m);
+  for (const verb of ['create', 'update', 'patch', 'delete'])
+    assert.doesNotMatch(r.stdout, new RegExp(`- ${verb}$`, 'm'));
 });

@@ -1,1 +1,32 @@
-export {};
+/**
+ * @palisade/kube: live cluster access — kubeconfig and in-cluster configuration, a small
+ * read-only Kubernetes API client with paged lists, cluster snapshots and their diffs, and
+ * the read-only RBAC Palisade needs.
+ */
+export {
+  SERVICE_ACCOUNT_DIR,
+  inClusterConfig,
+  isInCluster,
+  kubeconfigFiles,
+  loadKubeconfig,
+  type ClusterAuth,
+  type ClusterConfig,
+  type ExecConfig,
+  type InClusterOptions,
+  type LoadKubeconfigOptions,
+} from './kubeconfig.js';
+export { parseExecCredential, runExecPlugin, type ExecCredentialResult } from './exec.js';
+export { KubeClient, type KubeClientOptions, type KubeObject, type ListOptions, type ListResult } from './client.js';
+export {
+  SNAPSHOT_KINDS,
+  diffSnapshots,
+  objectRef,
+  takeSnapshot,
+  type KindSpec,
+  type ObjectRef,
+  type Snapshot,
+  type SnapshotDiff,
+  type SnapshotError,
+  type SnapshotOptions,
+} from './snapshot.js';
+export { readOnlyRbacManifests, type RbacOptions } from './rbac.js';

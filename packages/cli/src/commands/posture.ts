@@ -1,7 +1,9 @@
 /**
  * `palisade posture`: Kubernetes posture assessment of manifests. `posture scan PATH…` reads
  * YAML/JSON manifests (files, directories, `-` for stdin) and reports Pod Security Standards
- * violations and workload misconfigurations; `posture checks` lists the catalogue.
+ * violations and workload misconfigurations; `posture scan --kubeconfig FILE [--context C]`
+ * (or `--in-cluster`) runs the same checks on a live snapshot of a cluster; `posture checks`
+ * lists the catalogue.
  */
 import { Command, Option } from 'commander';
 import { PalisadeError, SEVERITIES, isSeverity, type PssLevel, type Severity } from '@palisade/core';
@@ -14,8 +16,18 @@ import {
   parsePssVersion,
   scanManifests,
   writePostureReport,
+  type PostureInput,
   type PostureReport,
 } from '@palisade/posture';
+import {
+  KubeClient,
+  inClusterConfig,
+  loadKubeconfig,
+  takeSnapshot,
+  type ClusterConfig,
+  type KubeObject,
+  type Snapshot,
+} from '@palisade/kube';
 import { EXIT_ERROR } from '../exit-codes.js';
 import { emit, type Io } from '../output.js';
 import { collect } from '../source-options.js';
@@ -30,6 +42,12 @@ interface PostureScanFlags {
   severity?: string;
   exitCode: number;
   allowUnreadable: boolean;
+  kubeconfig?: string;
+  context?: string;
+  inCluster: boolean;
+  allowIncomplete: boolean;
+  pageSize?: number;
+  requestTimeout?: number;
 }
 
 function parseExitCode(v: string): number {
@@ -87,7 +105,123 @@ function reportErrors(io: Io, report: PostureReport, allow: boolean): number {
   return allow ? 0 : EXIT_ERROR;
 }
 
+function parsePageSize(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 5000)
+    throw new PalisadeError('E_INPUT', `--page-size must be 1-5000, got "${v}"`);
+  return n;
+}
+
+function parseSeconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600)
+    throw new PalisadeError('E_INPUT', `--request-timeout must be 0-3600 seconds, got "${v}"`);
+  return n;
+}
+
+function isLive(flags: PostureScanFlags): boolean {
+  return flags.kubeconfig !== undefined || flags.context !== undefined || flags.inCluster;
+}
+
+const CONTROLLER_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);
+
+/**
+ * The snapshot as posture inputs, one object each. Objects created by a controller that is
+ * itself in the snapshot (a Deployment's ReplicaSets and their Pods, a CronJob's Jobs) are
+ * left out: the controller's template is where the fix goes, and judging every replica too
+ * would repeat each finding once per pod. Owners outside the snapshot (custom controllers)
+ * keep their objects in, so nothing goes unjudged.
+ */
+function* snapshotInputs(snap: Snapshot): Generator<PostureInput> {
+  const controllers = new Set<string>();
+  for (const o of snap.objects) {
+    const uid = (o['metadata'] as { uid?: unknown } | undefined)?.uid;
+    if (CONTROLLER_KINDS.has(String(o['kind'])) && typeof uid === 'string') controllers.add(uid);
+  }
+  const file = `cluster ${snap.cluster}`;
+  for (const o of snap.objects) {
+    if (controlledBy(o, controllers)) continue;
+    yield { file, text: JSON.stringify(o) };
+  }
+}
+
+function controlledBy(o: KubeObject, controllers: Set<string>): boolean {
+  const owners = (o['metadata'] as { ownerReferences?: unknown } | undefined)?.ownerReferences;
+  if (!Array.isArray(owners)) return false;
+  return owners.some(
+    (r: { controller?: unknown; uid?: unknown }) =>
+      r.controller === true && typeof r.uid === 'string' && controllers.has(r.uid),
+  );
+}
+
+function clusterConfig(flags: PostureScanFlags, io: Io): ClusterConfig {
+  if (flags.inCluster) {
+    if (flags.kubeconfig !== undefined || flags.context !== undefined)
+      throw new PalisadeError('E_INPUT', '--in-cluster cannot be combined with --kubeconfig or --context');
+    return inClusterConfig({ env: io.env });
+  }
+  return loadKubeconfig({
+    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.context !== undefined ? { context: flags.context } : {}),
+    env: io.env,
+  });
+}
+
+async function runLiveScan(flags: PostureScanFlags, io: Io): Promise<number> {
+  const pssVersion = parsePssVersion(flags.pssVersion);
+  const severities = parseSeverities(flags.severity);
+  const skip = knownCheckIds(flags.skipCheck);
+  const client = new KubeClient(
+    clusterConfig(flags, io),
+    flags.requestTimeout !== undefined ? { requestTimeoutMs: Math.round(flags.requestTimeout * 1000) } : {},
+  );
+  let snap: Snapshot;
+  try {
+    snap = await takeSnapshot(client, flags.pageSize !== undefined ? { pageSize: flags.pageSize } : {});
+  } finally {
+    client.close();
+  }
+  const scanned = scanManifests(snapshotInputs(snap), {
+    pssLevel: flags.pssLevel,
+    pssVersion,
+    pssOnly: flags.pssOnly,
+    skip,
+    cluster: snap.cluster,
+  });
+  // Findings of a live scan are located by resource.cluster (and namespace/kind/name); the
+  // synthetic per-object "file" the engine needs means nothing to a reader, so it is dropped.
+  const misconfigurations = scanned.misconfigurations.map(({ source: _source, ...m }) => m);
+  // Failed lists go in the report's errors too, so a stored JSON report says it is partial.
+  const errors = [
+    ...scanned.errors,
+    ...snap.errors.map((e) => ({ file: `cluster ${snap.cluster}: ${e.kind}`, message: e.message })),
+  ];
+  const report = filterSeverities({ ...scanned, misconfigurations, errors }, severities);
+  emit(io, writePostureReport(report, flags.format), flags.output);
+  if (!snap.complete) {
+    const label = flags.allowIncomplete ? 'warning' : 'palisade';
+    io.stderr.write(
+      `${label}: snapshot of cluster ${snap.cluster} is incomplete (${snap.errors.length} kind${snap.errors.length === 1 ? '' : 's'} not read): findings cover only what was read\n`,
+    );
+    for (const e of snap.errors) io.stderr.write(`${label}: ${e.kind}: ${e.message}\n`);
+    if (!flags.allowIncomplete) return EXIT_ERROR;
+  }
+  const problems = reportErrors(io, { ...report, errors: scanned.errors }, flags.allowUnreadable);
+  if (problems !== 0) return problems;
+  return flags.exitCode !== 0 && report.misconfigurations.length > 0 ? flags.exitCode : 0;
+}
+
 async function runPostureScan(paths: string[], flags: PostureScanFlags, io: Io): Promise<number> {
+  if (isLive(flags)) {
+    if (paths.length > 0)
+      throw new PalisadeError(
+        'E_INPUT',
+        'give manifest paths or a cluster (--kubeconfig/--context/--in-cluster), not both',
+      );
+    return runLiveScan(flags, io);
+  }
+  if (paths.length === 0)
+    throw new PalisadeError('E_INPUT', 'nothing to scan: give manifest paths, - for stdin, or --kubeconfig FILE');
   const pssVersion = parsePssVersion(flags.pssVersion);
   const severities = parseSeverities(flags.severity);
   const skip = knownCheckIds(flags.skipCheck);
@@ -123,9 +257,9 @@ export function postureCommand(io: Io, setExit: (code: number) => void): Command
   );
   const scan = new Command('scan')
     .description(
-      'scan Kubernetes manifests (YAML/JSON files or directories, Lists, kubectl -o json dumps, Helm output; - for stdin)',
+      'scan Kubernetes manifests (YAML/JSON files or directories, Lists, kubectl -o json dumps, Helm output; - for stdin), or a live cluster with --kubeconfig',
     )
-    .argument('<paths...>', 'manifest files or directories, - for stdin')
+    .argument('[paths...]', 'manifest files or directories, - for stdin')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...POSTURE_FORMATS]).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .option(
@@ -145,6 +279,16 @@ export function postureCommand(io: Io, setExit: (code: number) => void): Command
     .option(
       '--allow-unreadable',
       'exit 0 even when some input could not be parsed (by default the scan fails closed)',
+      false,
+    )
+    .option('--kubeconfig <file>', 'scan a live cluster: take a snapshot with this kubeconfig (read-only)')
+    .option('--context <name>', 'kubeconfig context of the cluster to scan (default current-context; uses $KUBECONFIG)')
+    .option('--in-cluster', 'scan the cluster Palisade runs in, with its service account', false)
+    .option('--page-size <n>', 'objects per list page when reading a cluster (1-5000, default 500)', parsePageSize)
+    .option('--request-timeout <seconds>', 'time budget of one API request (default 30)', parseSeconds)
+    .option(
+      '--allow-incomplete',
+      'exit as usual even when some kinds could not be read from the cluster (by default the scan fails closed)',
       false,
     )
     .action(async (paths: string[], flags: PostureScanFlags) => {
