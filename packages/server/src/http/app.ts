@@ -13,7 +13,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import { isPalisadeError, type Clock, type ErrorCode } from '@palisade/core';
-import type { Role, Storage } from '../storage/index.js';
+import type { Registry, Role, Storage } from '../storage/index.js';
 import type { ScanQueue } from '../worker/queue.js';
 import type { VulnDbState } from '../worker/vulndb.js';
 import { bearerToken, createAuthenticator, roleAllows, type Authenticator, type Principal } from './auth.js';
@@ -21,6 +21,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { buildRoutes, type RouteDef } from './routes.js';
 import { serveConsole } from './console.js';
+import { createWebhookRegistryCache } from './webhook-cache.js';
 import { DEFAULT_BODY_LIMIT } from '../config/index.js';
 import { DISTRIBUTION_EVENTS_MEDIA_TYPE, webhookTokenOf } from '../registry/index.js';
 
@@ -50,6 +51,8 @@ export interface AppDependencies {
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /** On webhook routes: the registry whose token the request carried (checked in onRequest). */
+    webhookRegistry: Registry | null;
   }
   interface FastifyContextConfig {
     role?: Role | null;
@@ -112,6 +115,8 @@ export function createApp(deps: AppDependencies): FastifyInstance {
     : Fastify(options)) as unknown as FastifyInstance;
 
   app.decorateRequest('principal', null);
+  app.decorateRequest('webhookRegistry', null);
+  const webhookRegistries = createWebhookRegistryCache(deps.storage);
   // The API speaks JSON only; a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
   // Registry notifications come as these; the events route parses the bytes itself (with the
@@ -127,10 +132,13 @@ export function createApp(deps: AppDependencies): FastifyInstance {
     const path = req.url.split('?', 1)[0] ?? '';
     if (!path.startsWith('/api/')) return;
     if (req.routeOptions.config.webhook) {
-      // Before the body is read: a wrong token costs one indexed lookup and enqueues nothing.
+      // Before the body is read: a wrong token costs at most one indexed lookup (usually none:
+      // the registry is cached) and enqueues nothing. The handler gets the registry from here.
       const token = webhookTokenOf(req.headers.authorization);
       const { id } = req.params as { id?: string };
-      if (token === undefined || id === undefined || !(await deps.storage.registries.verifyWebhookToken(id, token))) {
+      const registry = token === undefined || id === undefined ? null : await webhookRegistries.authenticate(id, token);
+      req.webhookRegistry = registry;
+      if (registry === null) {
         return reply
           .code(401)
           .header('www-authenticate', 'Bearer realm="palisade-webhook"')
@@ -205,7 +213,7 @@ export function createApp(deps: AppDependencies): FastifyInstance {
     return reply.code(404).send(errorBody('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0] ?? ''}`));
   });
 
-  const routes: RouteDef[] = buildRoutes({ ...deps, metrics });
+  const routes: RouteDef[] = buildRoutes({ ...deps, metrics, webhookRegistries });
   let doc: string | undefined;
   routes.push({
     method: 'GET',

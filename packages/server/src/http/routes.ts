@@ -17,10 +17,11 @@ import type {
   VulnerabilitySort,
 } from '../storage/index.js';
 import { parseRegistryEvents, DISTRIBUTION_EVENTS_MEDIA_TYPE } from '../registry/index.js';
-import { registryHost, type ScanQueue } from '../worker/queue.js';
+import { registryHost, type EventImage, type ScanQueue } from '../worker/queue.js';
 import type { VulnDbState } from '../worker/vulndb.js';
 import { imageIdentity } from '../worker/worker.js';
 import type { Metrics } from './metrics.js';
+import type { WebhookRegistryCache } from './webhook-cache.js';
 import * as S from './schemas.js';
 
 export interface AppDeps {
@@ -29,6 +30,8 @@ export interface AppDeps {
   scanQueue: ScanQueue;
   vulnDbStatus: () => VulnDbState;
   metrics: Metrics;
+  /** The webhook route's registry cache: registry changes made here invalidate their entry. */
+  webhookRegistries?: WebhookRegistryCache;
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
@@ -435,8 +438,10 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
       schema: { params: S.IdParams, response: { 204: null } },
       handler: async (req, reply) => {
         const { id } = req.params as { id: string };
-        if (!(await storage.registries.delete(id)))
-          throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
+        const deleted = await storage.registries.delete(id);
+        // After the commit: a webhook request cannot reload the deleted row after this.
+        deps.webhookRegistries?.invalidate(id);
+        if (!deleted) throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
         return reply.code(204).send();
       },
     },
@@ -457,6 +462,8 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
           const registry = await tx.registries.get(id);
           return registry ? { registry, token } : null;
         });
+        // After the commit, so no webhook request can reload the old hash in between.
+        deps.webhookRegistries?.invalidate(id);
         if (!rotated) throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
         req.log.info({ registry: id }, 'webhook token rotated');
         return { registry: showRegistry(rotated.registry), webhook: { url: webhookPath(id), token: rotated.token } };
@@ -479,8 +486,8 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
       schema: { params: S.IdParams, response: { 202: S.RegistryEventsAccepted } },
       handler: async (req, reply) => {
         const { id } = req.params as { id: string };
-        const registry = await storage.registries.get(id);
-        // Deleted between the token check and here.
+        // Authenticated (and read, usually from memory) by the onRequest hook.
+        const registry = req.webhookRegistry;
         if (!registry) throw new PalisadeError('E_NOT_FOUND', 'no such registry', { subject: id });
         let parsed: ReturnType<typeof parseRegistryEvents>;
         try {
@@ -494,47 +501,35 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
         }
         const host = registryHost(registry);
         const now = deps.clock.now().toISOString();
+        // The image rows' registry name depends on the host only: one parse per request, not per image.
+        let imageRegistry: string | undefined;
+        const image = (p: { repository: string; digest: string; tag?: string }): EventImage => {
+          imageRegistry ??= imageIdentity(`${host}/${p.repository}@${p.digest}`).registry;
+          return {
+            imageRegistry,
+            repository: p.repository,
+            digest: p.digest,
+            ...(p.tag !== undefined ? { tag: p.tag } : {}),
+          };
+        };
+        // Record and enqueue only: the scan runs in the worker, so the registry gets its answer
+        // quickly (it retries, and backs off from, slow endpoints). One transaction for the whole
+        // request, and the 202 only after it committed: an accepted event is never only in memory.
+        const recorded = await deps.scanQueue.recordRegistryEvents({
+          registry,
+          pushes: parsed.pushes.map(image),
+          pulls: parsed.pulls.map(image),
+          at: now,
+        });
         const out = {
           received: parsed.total,
           pushes: parsed.pushes.length,
-          queued: 0,
-          deduplicated: 0,
-          pulls: 0,
+          queued: recorded.queued,
+          deduplicated: recorded.deduplicated,
+          pulls: recorded.pulls,
           ignored: 0,
         };
         for (const n of Object.values(parsed.ignored)) out.ignored += n;
-        // Record and enqueue only: the scan runs in the worker, so the registry gets its answer
-        // quickly (it retries, and backs off from, slow endpoints).
-        for (const push of parsed.pushes) {
-          const name = imageIdentity(`${host}/${push.repository}@${push.digest}`).registry;
-          await storage.images.upsert({
-            registry: name,
-            repository: push.repository,
-            digest: push.digest,
-            ...(push.tag !== undefined ? { tags: [push.tag] } : {}),
-            pushedAt: now,
-          });
-          const { created } = await deps.scanQueue.enqueueDigest({
-            registry,
-            repository: push.repository,
-            digest: push.digest,
-          });
-          if (created) out.queued++;
-          else out.deduplicated++;
-        }
-        for (const pull of parsed.pulls) {
-          const name = imageIdentity(`${host}/${pull.repository}@${pull.digest}`).registry;
-          // Only images Palisade knows: a pull is no reason to start tracking (or scanning) one.
-          if (!(await storage.images.find(name, pull.repository, pull.digest))) continue;
-          await storage.images.upsert({
-            registry: name,
-            repository: pull.repository,
-            digest: pull.digest,
-            ...(pull.tag !== undefined ? { tags: [pull.tag] } : {}),
-            pulledAt: now,
-          });
-          out.pulls++;
-        }
         if (out.queued > 0) req.log.info({ registry: registry.id, ...out }, 'registry events received');
         void reply.code(202);
         return out;

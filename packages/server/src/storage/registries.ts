@@ -98,6 +98,12 @@ export function createRegistryRepository(ctx: RepoContext): RegistryRepository {
       return token;
     },
 
+    async webhookAuth(id) {
+      // One read for both what the webhook route checks (the token hash) and what it uses (the row).
+      const row = await first(ex, 'SELECT * FROM registries WHERE id = $1', [id]);
+      return row ? { registry: toRegistry(row), tokenHash: optStr(row, 'webhook_token_hash') } : null;
+    },
+
     async verifyWebhookToken(id, token) {
       const row = await first(ex, 'SELECT webhook_token_hash FROM registries WHERE id = $1', [id]);
       const hash = row ? optStr(row, 'webhook_token_hash') : null;

@@ -108,6 +108,11 @@ export interface RegistryRepository {
   /** A new webhook token (plaintext, shown once); the previous one stops working. */
   rotateWebhookToken(id: string): Promise<string>;
   verifyWebhookToken(id: string, token: string): Promise<boolean>;
+  /**
+   * The registry and the stored sha256 (hex) of its webhook token (null when it has none), for a
+   * caller that caches them and compares presented tokens itself (in constant time, tokenMatches).
+   */
+  webhookAuth(id: string): Promise<{ registry: Registry; tokenHash: string | null } | null>;
 }
 
 // ---------- images ----------
