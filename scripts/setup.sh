@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # and the reference tools the differential tests compare with (dpkg/rpm/PEP 440/RubyGems/PHP/Go).
 DEB_PACKAGES=(
   docker-registry skopeo umoci podman runc debootstrap zstd zip unzip git binutils gcc ca-certificates openssl
-  apache2-utils rpm ruby php-cli golang-go python3-packaging chromium
+  apache2-utils rpm ruby php-cli golang-go python3-packaging chromium clang llvm libbpf-dev bpftool
 )
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
@@ -32,7 +32,8 @@ if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.
   npm install --no-audit --no-fund --loglevel=error
 fi
 
-# Build (incremental).
+# Build (incremental): the eBPF programs and their loader, then TypeScript.
+bash scripts/build-sensor.sh
 npx --no-install tsc -b packages/cli packages/testkit packages/server packages/rules packages/sensor
 node scripts/bundle.mjs
 

@@ -1,0 +1,149 @@
+/**
+ * Record handling without the process around it: decode a frame, count it, convert it,
+ * queue it. The Sensor feeds it the loader's frames; tests feed it recorded ones.
+ */
+import {
+  EventConverter,
+  SENSOR_EVENT_TYPES,
+  type ConverterOptions,
+  type SensorEvent,
+  type SensorEventType,
+} from './convert.js';
+import { BoundedQueue } from './queue.js';
+import {
+  CNT_DROPPED,
+  CNT_FILTERED,
+  CNT_SEEN,
+  decodeRecord,
+  REC_CONNECT,
+  REC_EXEC,
+  REC_EXIT,
+  type CountersRecord,
+  type ReadyRecord,
+} from './records.js';
+
+const TYPE_BY_RECORD: ReadonlyMap<number, SensorEventType> = new Map([
+  [REC_EXEC, 'process.exec'],
+  [REC_CONNECT, 'network.connect'],
+  [REC_EXIT, 'process.exit'],
+]);
+const KIND_TYPE: Record<'exec' | 'connect' | 'exit', SensorEventType> = {
+  exec: 'process.exec',
+  connect: 'network.connect',
+  exit: 'process.exit',
+};
+export interface TypeCounters {
+  /** The kernel hook ran for this type (after the self filter). */
+  seen: number;
+  filteredInKernel: number;
+  /** Ring buffer full in the kernel. */
+  droppedInKernel: number;
+  /** Records decoded in user space. */
+  decoded: number;
+  /** Bounded queue full in user space. */
+  droppedInUserspace: number;
+}
+
+export interface SensorCounters {
+  byType: Record<SensorEventType, TypeCounters>;
+  /** Frames read from the loader (all record kinds). */
+  frames: number;
+  /** Frames that did not decode (short, garbage, wrong version or size). */
+  decodeErrors: number;
+  /** Records the loader says it wrote, as of its last counters record. */
+  loaderRecordsOut: number;
+  /** Events waiting in the queue now. */
+  queued: number;
+}
+
+function emptyCounters(): Record<SensorEventType, TypeCounters> {
+  const out = {} as Record<SensorEventType, TypeCounters>;
+  for (const t of SENSOR_EVENT_TYPES)
+    out[t] = { seen: 0, filteredInKernel: 0, droppedInKernel: 0, decoded: 0, droppedInUserspace: 0 };
+  return out;
+}
+
+export interface PipelineOptions extends Omit<ConverterOptions, 'bootToRealtimeNs' | 'idPrefix'> {
+  queueCapacity?: number;
+  onReady?: (r: ReadyRecord) => void;
+  onCounters?: (c: SensorCounters) => void;
+}
+
+export class RecordPipeline {
+  readonly queue: BoundedQueue<SensorEvent>;
+  private converter: EventConverter | undefined;
+  private readonly byType = emptyCounters();
+  private frames = 0;
+  private decodeErrors = 0;
+  private loaderRecordsOut = 0;
+  lastDecodeError: string | undefined;
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.queue = new BoundedQueue<SensorEvent>(opts.queueCapacity ?? 8192);
+  }
+
+  /** Handles one frame's payload. Never throws: bad records are counted and skipped. */
+  onFrame(frame: Uint8Array): void {
+    this.frames++;
+    const res = decodeRecord(frame);
+    if (!res.ok) {
+      this.decodeErrors++;
+      this.lastDecodeError = res.error;
+      return;
+    }
+    const r = res.record;
+    switch (r.kind) {
+      case 'ready':
+        // The ready record carries the clock pair that anchors kernel timestamps.
+        this.converter = new EventConverter({
+          node: this.opts.node,
+          bootToRealtimeNs: r.realtimeNs - r.boottimeNs,
+          idPrefix: `${r.realtimeNs.toString(36)}-${r.loaderPid}`,
+          ...(this.opts.resolveContainer ? { resolveContainer: this.opts.resolveContainer } : {}),
+        });
+        this.opts.onReady?.(r);
+        return;
+      case 'counters':
+        this.applyKernelCounters(r);
+        return;
+      default: {
+        if (!this.converter) {
+          // A well-behaved loader sends ready first; count rather than guess the clock.
+          this.decodeErrors++;
+          this.lastDecodeError = 'event record before the ready record';
+          return;
+        }
+        const type = KIND_TYPE[r.kind];
+        const ev = this.converter.convert(r);
+        this.byType[type].decoded++;
+        if (!this.queue.push(ev, type)) this.byType[type].droppedInUserspace++;
+      }
+    }
+  }
+
+  private applyKernelCounters(r: CountersRecord): void {
+    for (const [rec, type] of TYPE_BY_RECORD) {
+      const row = r.kernel[rec];
+      if (!row) continue;
+      const c = this.byType[type];
+      c.seen = Number(row[CNT_SEEN] ?? 0n);
+      c.filteredInKernel = Number(row[CNT_FILTERED] ?? 0n);
+      c.droppedInKernel = Number(row[CNT_DROPPED] ?? 0n);
+    }
+    this.loaderRecordsOut = Number(r.recordsOut);
+    this.opts.onCounters?.(this.counters());
+  }
+
+  /** Kernel counters as of the last counters record, user-space ones live. */
+  counters(): SensorCounters {
+    const byType = emptyCounters();
+    for (const t of SENSOR_EVENT_TYPES) byType[t] = { ...this.byType[t] };
+    return {
+      byType,
+      frames: this.frames,
+      decodeErrors: this.decodeErrors,
+      loaderRecordsOut: this.loaderRecordsOut,
+      queued: this.queue.size,
+    };
+  }
+}
