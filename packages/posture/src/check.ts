@@ -4,6 +4,7 @@
  * SARIF rules and `palisade posture checks` are all generated from it.
  */
 import { PluginRegistry, type FrameworkMapping, type Plugin, type PssLevel, type Severity } from '@palisade/core';
+import type { ClusterIndex, Located } from './analysis.js';
 import type { FieldPath, JsonObject } from './path.js';
 
 /** One thing wrong in one object: the field at fault and what is wrong with it. */
@@ -47,6 +48,18 @@ export interface Check extends Plugin {
   /** Kinds this check's `unless` refers to: the engine keeps objects of these kinds. */
   readonly lookups?: readonly string[];
   check(obj: JsonObject, ctx: CheckContext): Violation[];
+  /**
+   * Cross-object analysis (RBAC, exposure), run once after the whole input is read, over the
+   * index the engine builds only when a check in force has this. Each violation names the
+   * object it is reported on, which need not be the object that caused it.
+   */
+  analyze?(index: ClusterIndex, ctx: CheckContext): AnalysisViolation[];
+}
+
+/** A violation found by cross-object analysis, and the object it is reported on. */
+export interface AnalysisViolation {
+  at: Located;
+  violation: Violation;
 }
 
 /** The registry of checks: a duplicate id throws at load. */

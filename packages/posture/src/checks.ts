@@ -17,6 +17,8 @@ import {
   versioned,
 } from './pss-helpers.js';
 import { containersOf, type PodView } from './workload.js';
+import { RBAC_CHECKS } from './rbac-checks.js';
+import { EXPOSURE_CHECKS } from './exposure.js';
 
 // ------------------------------------------------------------------ PSS data
 
@@ -1130,4 +1132,7 @@ export const CHECKS: readonly Check[] = [
     lookups: ['ServiceAccount'],
     check: automountServiceAccountToken,
   },
+  // Cross-object checks: RBAC risk (rbac-checks.ts) and exposure (exposure.ts).
+  ...RBAC_CHECKS,
+  ...EXPOSURE_CHECKS,
 ];

@@ -2,7 +2,27 @@
  * @palisade/posture: Kubernetes posture assessment of manifests — Pod Security Standards
  * (baseline and restricted, every upstream policy version) and workload hygiene checks.
  */
-export type { Check, CheckContext, PssControl, Violation } from './check.js';
+export type { AnalysisViolation, Check, CheckContext, PssControl, Violation } from './check.js';
+export { ClusterIndex, type Located } from './analysis.js';
+export {
+  RbacModel,
+  allows,
+  formatSubject,
+  selectorMatches,
+  type BindingDef,
+  type Grant,
+  type PolicyRule,
+  type RoleDef,
+  type Subject,
+} from './rbac.js';
+export { RBAC_CHECKS, rbacModelOf } from './rbac-checks.js';
+export {
+  EXPOSURE_CHECKS,
+  ExposureGraph,
+  exposureGraphOf,
+  type ExposurePath,
+  type WorkloadSummary,
+} from './exposure.js';
 export { checkRegistry } from './check.js';
 export { CHECKS, imageParts } from './checks.js';
 export {

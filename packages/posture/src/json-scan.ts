@@ -22,15 +22,29 @@ export function skipWs(text: string, pos: number): number {
 }
 
 function skipString(text: string, pos: number): number {
-  // pos is at the opening quote.
+  // pos is at the opening quote. indexOf jumps to the next quote natively (strings are most of
+  // a cluster dump); a quote preceded by an odd number of backslashes is escaped.
   let i = pos + 1;
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c) i += 2;
-    else if (c === 0x22) return i + 1;
-    else i++;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    if (q < 0) throw new JsonScanError('unterminated string', pos);
+    let bs = 0;
+    while (text.charCodeAt(q - 1 - bs) === 0x5c) bs++;
+    if (bs % 2 === 0) return q + 1;
+    i = q + 1;
   }
-  throw new JsonScanError('unterminated string', pos);
+}
+
+/** Characters of a JSON number or literal (true, false, null): letters, digits, + - . */
+function isLiteralChar(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    c === 0x2b ||
+    c === 0x2d ||
+    c === 0x2e
+  );
 }
 
 /** The offset just past the value starting at `pos` (after whitespace). */
@@ -40,7 +54,7 @@ export function skipValue(text: string, pos: number): number {
   if (c === '"') return skipString(text, pos);
   if (c === '{' || c === '[') return skipContainer(text, pos);
   let i = pos;
-  while (i < text.length && /[A-Za-z0-9+\-.eE]/.test(text[i] ?? '')) i++;
+  while (i < text.length && isLiteralChar(text.charCodeAt(i))) i++;
   if (i === pos)
     throw new JsonScanError(c === undefined ? 'unexpected end of input' : `unexpected character "${c}"`, pos);
   return i;
@@ -81,7 +95,9 @@ export function objectMembers(text: string, pos: number): Map<string, Span> {
   for (;;) {
     if (text[pos] !== '"') throw new JsonScanError('expected a key', pos);
     const keyEnd = skipString(text, pos);
-    const key = JSON.parse(text.slice(pos, keyEnd)) as string;
+    // Keys rarely hold escapes: slice them directly, and JSON.parse only the ones that do.
+    const raw = text.slice(pos + 1, keyEnd - 1);
+    const key = raw.includes('\\') ? (JSON.parse(text.slice(pos, keyEnd)) as string) : raw;
     pos = skipWs(text, keyEnd);
     if (text[pos] !== ':') throw new JsonScanError('expected ":"', pos);
     const start = skipWs(text, pos + 1);
@@ -111,29 +127,55 @@ export function* arrayElements(text: string, pos: number): Generator<Span> {
   }
 }
 
+/**
+ * What `locateJson` learnt of one object's text: member spans and element starts by offset.
+ * An object gets many findings (a pod often a dozen), each walking the same prefixes; without
+ * this every walk rescans the object from its start.
+ */
+export interface LocateCache {
+  members: Map<number, Map<string, Span>>;
+  elements: Map<number, number[]>;
+}
+
+export function newLocateCache(): LocateCache {
+  return { members: new Map(), elements: new Map() };
+}
+
 /** Offset of the value at `path` inside the value at `pos`, or of its deepest existing parent. */
-export function locateJson(text: string, pos: number, path: ReadonlyArray<string | number>): number {
+export function locateJson(
+  text: string,
+  pos: number,
+  path: ReadonlyArray<string | number>,
+  cache: LocateCache = newLocateCache(),
+): number {
   let at = skipWs(text, pos);
   for (const seg of path) {
-    const next = typeof seg === 'number' ? nthElement(text, at, seg) : memberStart(text, at, seg);
+    const next = typeof seg === 'number' ? nthElement(text, at, seg, cache) : memberStart(text, at, seg, cache);
     if (next === undefined) return at;
     at = next;
   }
   return at;
 }
 
-function nthElement(text: string, pos: number, n: number): number | undefined {
+function nthElement(text: string, pos: number, n: number, cache: LocateCache): number | undefined {
   if (text[pos] !== '[') return undefined;
-  let i = 0;
-  for (const span of arrayElements(text, pos)) {
-    if (i++ === n) return span.start;
+  let starts = cache.elements.get(pos);
+  if (starts === undefined) {
+    starts = [];
+    for (const span of arrayElements(text, pos)) starts.push(span.start);
+    cache.elements.set(pos, starts);
   }
-  return undefined;
+  return starts[n];
 }
 
-function memberStart(text: string, pos: number, key: string): number | undefined {
+function memberStart(text: string, pos: number, key: string, cache: LocateCache): number | undefined {
   if (text[pos] !== '{') return undefined;
-  return objectMembers(text, pos).get(key)?.start;
+  let members = cache.members.get(pos);
+  if (members === undefined) {
+    members = objectMembers(text, pos);
+    cache.members.set(pos, members);
+  }
+  return members.get(key)?.start;
 }
 
 /** Line starts of a text, for offset → line/column. */

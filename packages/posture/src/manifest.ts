@@ -5,7 +5,17 @@
  * tree; each object keeps a locator that maps a field path back to its line.
  */
 import { Composer, LineCounter, Parser, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
-import { JsonScanError, LineIndex, arrayElements, locateJson, objectMembers, skipValue, skipWs } from './json-scan.js';
+import {
+  JsonScanError,
+  LineIndex,
+  arrayElements,
+  locateJson,
+  newLocateCache,
+  objectMembers,
+  skipValue,
+  skipWs,
+  type LocateCache,
+} from './json-scan.js';
 import { isObject, type FieldPath, type JsonObject } from './path.js';
 
 export interface Position {
@@ -221,8 +231,11 @@ function* jsonObject(
     return;
   }
   if (!isObject(value)) return;
+  // Built on the first lookup: most objects get no finding at all.
+  let cache: LocateCache | undefined;
   const locate: Locator = (path) => {
-    const p = lines.position(locateJson(text, span.start, path));
+    cache ??= newLocateCache();
+    const p = lines.position(locateJson(text, span.start, path, cache));
     return { line: p.line, column: p.column };
   };
   yield { kind: 'object', value: { obj: value, document, locate } };

@@ -12,6 +12,7 @@ import {
   type PssLevel,
 } from '@palisade/core';
 import type { Check, Violation } from './check.js';
+import { ClusterIndex } from './analysis.js';
 import { checkRegistry } from './check.js';
 import { CHECKS } from './checks.js';
 import { readManifestText, type ManifestError, type ManifestObject } from './manifest.js';
@@ -92,6 +93,8 @@ class PostureRun {
   private readonly pending: Pending[] = [];
   private readonly kept = new Map<string, JsonObject>();
   private readonly keptKinds: Set<string>;
+  /** Built only when a check in force analyses across objects (RBAC, exposure). */
+  private readonly index: ClusterIndex | undefined;
 
   constructor(
     private readonly checks: readonly Check[],
@@ -99,6 +102,7 @@ class PostureRun {
     private readonly cluster: string | undefined,
   ) {
     this.keptKinds = new Set(checks.flatMap((c) => c.lookups ?? []));
+    this.index = checks.some((c) => c.analyze !== undefined) ? new ClusterIndex() : undefined;
   }
 
   addText(input: PostureInput): void {
@@ -123,6 +127,7 @@ class PostureRun {
     }
     this.summary.checked++;
     if (this.keptKinds.has(kind)) this.kept.set(keyOf(kind, namespaceOf(m.obj), nameOf(m.obj)), m.obj);
+    this.index?.add(m, file, kind, apiVersion);
     for (const check of this.checks) {
       for (const v of check.check(m.obj, { pssVersion: this.pssVersion })) {
         const finding = this.toFinding(check, v, m, file, kind, apiVersion);
@@ -168,8 +173,20 @@ class PostureRun {
     };
   }
 
+  /** Run the cross-object checks over the index, once every object was read. */
+  private analyze(): void {
+    if (this.index === undefined) return;
+    for (const check of this.checks) {
+      if (check.analyze === undefined) continue;
+      for (const { at, violation } of check.analyze(this.index, { pssVersion: this.pssVersion })) {
+        this.findings.push(this.toFinding(check, violation, at, at.file, at.kind, at.apiVersion));
+      }
+    }
+  }
+
   /** Withdraw pending findings whose condition holds now that every object was read. */
   resolve(): Misconfiguration[] {
+    this.analyze();
     for (const p of this.pending) {
       const other = this.kept.get(keyOf(p.unless.kind, p.unless.namespace, p.unless.name));
       if (!(other && p.unless.holds(other))) this.findings.push(p.finding);

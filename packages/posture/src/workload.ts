@@ -47,6 +47,13 @@ export const OTHER_KNOWN_KINDS: readonly string[] = [
   'Node',
   'ControllerRevision',
   'Lease',
+  // Gateway API: read for the exposure graph (routes attach Services to Gateways).
+  'Gateway',
+  'GRPCRoute',
+  'HTTPRoute',
+  'TCPRoute',
+  'TLSRoute',
+  'UDPRoute',
 ];
 
 export interface PodView {

@@ -20,7 +20,9 @@ test('posture JSON reports validate against docs/posture-schema.json', () => {
     JSON.parse(readFileSync(join(repoRoot(), 'docs', 'posture-schema.json'), 'utf8')) as object,
   );
   const dir = fixturePath('posture');
-  for (const name of readdirSync(dir).sort()) {
+  // Per-check fixtures live in subdirectories (checks/<id>/); they are validated by check-fixtures.test.ts.
+  const files = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile());
+  for (const name of files.map((e) => e.name).sort()) {
     const file = join(dir, name);
     const json: unknown = JSON.parse(
       writePostureReport(scanManifests([{ file, text: readFileSync(file, 'utf8') }], { cluster: 'c1' }), 'json'),
