@@ -4,7 +4,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedPath, tempDir, writeOciLayout, type LayoutResult } from '@palisade/testkit';
 import type { ScanReport } from '@palisade/core';
@@ -223,5 +224,19 @@ test('a malformed dpkg status or package.json fails closed naming the file; --al
     assert.match(allowed.stderr, /^warning: .*broken\/package\.json/m);
   } finally {
     bad.cleanup();
+  }
+});
+
+test('--output to a device writes in place and never replaces the device node', async () => {
+  const d = tempDir();
+  try {
+    const dev = join(d.path, 'null');
+    execFileSync('mknod', ['-m', '666', dev, 'c', '1', '3']);
+    const r = await run(['sbom', ref, '--format', 'json', '--output', dev, '--cache-dir', join(dir.path, 'cache')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(statSync(dev).isCharacterDevice(), 'still a character device');
+    assert.deepEqual(readdirSync(d.path), ['null'], 'no temp file left beside it');
+  } finally {
+    d.cleanup();
   }
 });
