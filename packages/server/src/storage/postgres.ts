@@ -46,6 +46,10 @@ export function openPostgres(opts: PostgresOptions): Database {
   return new PostgresDatabase(pool);
 }
 
+function ignoreClientError(): void {
+  // The statement in flight fails with the same error; that is where it is handled.
+}
+
 /** True when an error means "the connection is gone", not "the statement is wrong". */
 export function isConnectionError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
@@ -112,6 +116,9 @@ class PostgresDatabase implements Database {
       let client: pg.PoolClient | undefined;
       try {
         client = await this.pool.connect();
+        // While checked out, a client has no pool listener: a server restart would emit an
+        // unhandled 'error' and crash the process. The failing query reports the loss instead.
+        if (client.listenerCount('error') === 0) client.on('error', ignoreClientError);
         await client.query('BEGIN');
         return client;
       } catch (err) {
