@@ -16,4 +16,6 @@ for (let r = 0; r < rounds; r++) {
 }
 rates.sort((a, b) => a - b);
 console.log(`rules: ${events.length} events, ${alerts} alerts per pass, evaluation errors ${engine.errorCount()}`);
-console.log(`rules throughput: ${Math.round(rates[Math.floor(rounds / 2)])} events/s (median of ${rounds}; target >= 500000)`);
+console.log(
+  `rules throughput: ${Math.round(rates[Math.floor(rounds / 2)])} events/s (median of ${rounds}; target >= 500000)`,
+);
