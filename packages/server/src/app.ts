@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { PalisadeError, systemClock, type Clock } from '@palisade/core';
-import type { ServerConfig } from './config/index.js';
+import { resolveRegistryCredentials, type RegistryConfig, type ServerConfig } from './config/index.js';
 import { defaultConsoleDir } from './http/console.js';
 import { createApp } from './http/app.js';
 import { createAuthenticator } from './http/auth.js';
@@ -16,6 +16,7 @@ import { createMetrics } from './http/metrics.js';
 import { createScheduler, type Scheduler, type SchedulerOptions } from './scheduler/index.js';
 import { hashToken } from './secrets/index.js';
 import { openStorage, type CommonStorageOptions, type Storage } from './storage/index.js';
+import type { RegistryCredentials, RegistryPatch } from './storage/types.js';
 import { createScanQueue } from './worker/queue.js';
 import { createVulnDbHolder } from './worker/vulndb.js';
 import { createScanWorker, type ScanFn, type ScanWorker, type StopOptions } from './worker/worker.js';
@@ -110,6 +111,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       ...(https ? { https } : {}),
       ...(consoleDir ? { consoleDir } : {}),
     });
+    // Before the worker starts: a queued scan of a configured registry should find its credentials.
+    await upsertConfiguredRegistries(storage, config.registries, env, app.log.child({ component: 'config' }));
     worker = createScanWorker({
       storage,
       vulnDb,
@@ -117,6 +120,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       concurrency: config.worker.concurrency,
       registryConcurrency: config.worker.registryConcurrency,
       clock,
+      leaseMs: config.worker.leaseMs,
       logger: app.log.child({ component: 'worker' }),
       observer: metrics,
       ...opts.worker,
@@ -178,6 +182,77 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await storage.close().catch(() => undefined);
     throw err;
   }
+}
+
+type RegistryAction = 'created' | 'updated' | 'unchanged';
+
+/**
+ * Register the registries of the config file, by name: created when missing, brought in line
+ * with the file when a setting differs, left untouched (no write, no new updatedAt) when equal,
+ * so restarts are idempotent. The file is authoritative for the registries it lists, credentials
+ * included (none in the file removes stored ones); registries added by the API are not touched.
+ * No webhook token is made here: it is a secret shown once, and there is no one to show it to
+ * at start (POST /api/v1/registries/{id}/webhook-token makes one). Credentials are never logged.
+ */
+export async function upsertConfiguredRegistries(
+  storage: Storage,
+  registries: readonly RegistryConfig[],
+  env: Readonly<Record<string, string | undefined>>,
+  log?: { info(obj: object, msg: string): void },
+): Promise<Array<{ name: string; id: string; action: RegistryAction }>> {
+  const out: Array<{ name: string; id: string; action: RegistryAction }> = [];
+  // Read again here (not only in loadConfig): the environment of startServer is what counts. All
+  // first, so a missing variable stops the start before any registry is written.
+  const resolved = registries.map((reg, i) =>
+    reg.credentials ? resolveRegistryCredentials(reg.credentials, env, `registries[${i}]`) : null,
+  );
+  for (const [i, reg] of registries.entries()) {
+    const credentials = resolved[i] ?? null;
+    const input = {
+      name: reg.name,
+      url: reg.url,
+      insecure: reg.insecure,
+      readOnly: reg.readOnly,
+      publishResults: reg.publishResults,
+    };
+    let existing = await storage.registries.getByName(reg.name);
+    if (!existing) {
+      try {
+        const created = await storage.registries.create({ ...input, credentials });
+        out.push({ name: reg.name, id: created.id, action: 'created' });
+        continue;
+      } catch (err) {
+        // Another replica starting with the same file created it first: update it instead.
+        existing = await storage.registries.getByName(reg.name);
+        if (!existing) throw err;
+      }
+    }
+    const patch: RegistryPatch = {};
+    if (existing.url !== input.url) patch.url = input.url;
+    if (existing.insecure !== input.insecure) patch.insecure = input.insecure;
+    if (existing.readOnly !== input.readOnly) patch.readOnly = input.readOnly;
+    if (existing.publishResults !== input.publishResults) patch.publishResults = input.publishResults;
+    // Compared decrypted: re-sealing equal credentials would change the row on every start.
+    const stored = existing.hasCredentials ? await storage.registries.credentials(existing.id) : null;
+    if (!sameCredentials(stored, credentials)) patch.credentials = credentials;
+    if (Object.keys(patch).length === 0) {
+      out.push({ name: reg.name, id: existing.id, action: 'unchanged' });
+      continue;
+    }
+    await storage.registries.update(existing.id, patch);
+    out.push({ name: reg.name, id: existing.id, action: 'updated' });
+  }
+  for (const r of out) {
+    // Which settings changed is enough to audit; the values of credentials never reach the log.
+    if (r.action !== 'unchanged')
+      log?.info({ registry: r.name, id: r.id, action: r.action }, `registry from config ${r.action}`);
+  }
+  return out;
+}
+
+function sameCredentials(a: RegistryCredentials | null, b: RegistryCredentials | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.username === b.username && a.password === b.password;
 }
 
 function readTlsFile(path: string, field: string): Buffer {

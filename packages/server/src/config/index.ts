@@ -42,6 +42,12 @@ export interface ServerConfig {
      * default: with it an operator token can make the server read any file it can read.
      */
     allowLocalSources: boolean;
+    /**
+     * Lease of a claimed scan job, renewed every third of it. A replica that dies (SIGKILL, lost
+     * host) holds its jobs until the lease runs out; then another worker (or the same data dir
+     * restarted) reclaims them.
+     */
+    leaseMs: number;
   };
   log: { level: LogLevel };
   /** Periodic work (docs/server-scheduling.md); durations in milliseconds. */
@@ -61,7 +67,39 @@ export interface ServerConfig {
     /** Rematch every scanned digest when the vulnerability DB file is replaced. */
     rematch: boolean;
   };
+  /** Registries the server keeps registered (upserted by name at start); file only. */
+  registries: RegistryConfig[];
 }
+
+/**
+ * Where a configured registry's credentials come from: names of environment variables, never
+ * the secrets themselves, so the file can be committed and shown. Either username + password, or
+ * a token (sent as the password; username from usernameEnv, else DEFAULT_TOKEN_USERNAME).
+ */
+export interface RegistryCredentialEnv {
+  usernameEnv: string | null;
+  passwordEnv: string | null;
+  tokenEnv: string | null;
+}
+
+export interface RegistryConfig {
+  name: string;
+  /** http(s)://host[:port], without a trailing slash (as POST /api/v1/registries stores it). */
+  url: string;
+  insecure: boolean;
+  readOnly: boolean;
+  /** Default: true unless readOnly (as in the API). */
+  publishResults: boolean;
+  /** Null: the registry is used anonymously (and any stored credentials are removed). */
+  credentials: RegistryCredentialEnv | null;
+}
+
+/**
+ * The user name sent with a token when no usernameEnv is given. Stored credentials are a user
+ * name and a password, and registries that take access tokens (GHCR, GitLab, Quay…) accept the
+ * token as the password with any user name.
+ */
+export const DEFAULT_TOKEN_USERNAME = 'token';
 
 /** Flags as the CLI hands them over: strings, absent when not given. */
 export interface ConfigFlags {
@@ -137,6 +175,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     flag: 'allowLocalSources',
     flagName: '--allow-local-sources',
   },
+  { path: 'worker.lease', kind: 'duration', env: ['PALISADE_WORKER_LEASE'] },
   { path: 'log.level', kind: 'level', env: ['PALISADE_LOG_LEVEL'], flag: 'logLevel', flagName: '--log-level' },
   { path: 'scheduler.enabled', kind: 'bool', env: ['PALISADE_SCHEDULER'] },
   { path: 'scheduler.rescan.interval', kind: 'duration', env: ['PALISADE_RESCAN_INTERVAL'] },
@@ -164,14 +203,19 @@ const MAX_DURATION_MS = 366 * DAY_MS;
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const MAX_BODY_LIMIT = 64 * 1024 * 1024;
 const MAX_COUNT = 256;
+/** The worker's own default (packages/server/src/worker/worker.ts). */
+export const DEFAULT_LEASE_MS = 60_000;
 
 /** Read, merge and validate the configuration. Throws E_CONFIG naming the field at fault. */
 export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   const values = new Map<string, { value: unknown; source: string }>();
+  let registries: RegistryConfig[] = [];
   if (opts.file !== undefined) {
-    for (const [path, value] of flattenFile(opts.file)) values.set(path, { value, source: opts.file });
+    const file = readFile(opts.file);
+    for (const [path, value] of file.fields) values.set(path, { value, source: opts.file });
+    registries = parseRegistries(file.registries, env);
   }
   for (const f of CONFIG_FIELDS) {
     for (const name of [...(f.env ?? [])].reverse()) {
@@ -207,6 +251,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     const missing = cert === undefined ? 'server.tls.cert' : 'server.tls.key';
     throw configError(missing, 'TLS needs both a certificate and a key (--tls-cert and --tls-key)');
   }
+  const leaseMs = num('worker.lease', DEFAULT_LEASE_MS);
+  // A lease is renewed every third of it: past an hour a dead replica's scans would wait that long.
+  if (leaseMs > HOUR_MS) throw configError('worker.lease', `must be a duration from 1s to 1h, got ${leaseMs} ms`);
   const level = parsed.get('log.level');
   const allowLocal = parsed.get('worker.allowLocalSources');
   const flag = (p: string, d: boolean): boolean => {
@@ -227,6 +274,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
       concurrency: num('worker.concurrency', 2),
       registryConcurrency: num('worker.registryConcurrency', 2),
       allowLocalSources: typeof allowLocal === 'boolean' ? allowLocal : false,
+      leaseMs,
     },
     log: { level: typeof level === 'string' && isLogLevel(level) ? level : 'info' },
     scheduler: {
@@ -239,6 +287,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
       poll: { intervalMs: num('scheduler.poll.interval', SCHEDULER_DEFAULTS.pollIntervalMs) },
       rematch: flag('scheduler.rematch', true),
     },
+    registries,
   };
 }
 
@@ -340,8 +389,11 @@ function parseSize(text: string): number | undefined {
   return Number(m[1]) * mult;
 }
 
-/** The YAML file as (dotted path, value) pairs; an unknown key or a non-mapping is an error. */
-function flattenFile(file: string): Array<[string, unknown]> {
+/**
+ * The YAML file as (dotted path, value) pairs, plus the raw `registries` list (validated
+ * separately: it is the one list in the file); an unknown key or a non-mapping is an error.
+ */
+function readFile(file: string): { fields: Array<[string, unknown]>; registries: unknown } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -368,7 +420,13 @@ function flattenFile(file: string): Array<[string, unknown]> {
       },
     );
   }
-  if (doc === null || doc === undefined) return [];
+  if (doc === null || doc === undefined) return { fields: [], registries: undefined };
+  let registries: unknown;
+  if (typeof doc === 'object' && !Array.isArray(doc) && 'registries' in doc) {
+    const { registries: r, ...rest } = doc as Record<string, unknown>;
+    registries = r;
+    doc = rest;
+  }
   const known = new Set(CONFIG_FIELDS.map((f) => f.path));
   const prefixes = new Set(
     CONFIG_FIELDS.flatMap((f) =>
@@ -399,6 +457,7 @@ function flattenFile(file: string): Array<[string, unknown]> {
               !p.slice(prefix === '' ? 0 : prefix.length + 1).includes('.'),
           )
           .map((p) => p.slice(prefix === '' ? 0 : prefix.length + 1));
+        if (prefix === '') siblings.push('registries');
         throw new PalisadeError('E_CONFIG', `unknown key "${path}" (known here: ${siblings.join(', ')})`, {
           subject: file,
         });
@@ -406,5 +465,138 @@ function flattenFile(file: string): Array<[string, unknown]> {
     }
   };
   walk(doc, '');
-  return out;
+  return { fields: out, registries };
+}
+
+const REGISTRY_KEYS = [
+  'name',
+  'url',
+  'insecure',
+  'readOnly',
+  'publishResults',
+  'usernameEnv',
+  'passwordEnv',
+  'tokenEnv',
+];
+// The API's limits (POST /api/v1/registries), so a registry from the file is one the API could have made.
+const REGISTRY_NAME = /^[A-Za-z0-9._-]{1,63}$/;
+const MAX_REGISTRY_URL = 512;
+const MAX_USERNAME = 256;
+const MAX_PASSWORD = 8192;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The `registries:` list: each entry checked field by field, errors naming `registries[i].field`. */
+function parseRegistries(raw: unknown, env: Readonly<Record<string, string | undefined>>): RegistryConfig[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw configError('registries', 'must be a list of registries (name, url, ...)');
+  const seen = new Set<string>();
+  return raw.map((entry: unknown, i) => {
+    const at = `registries[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw configError(
+        at,
+        'must be a mapping (name, url, insecure, readOnly, publishResults, usernameEnv, passwordEnv, tokenEnv)',
+      );
+    const e = entry as Record<string, unknown>;
+    for (const k of Object.keys(e)) {
+      if (!REGISTRY_KEYS.includes(k)) {
+        // A literal secret is the likeliest unknown key here: say where it belongs instead.
+        const hint = ['password', 'token', 'username', 'credentials'].includes(k)
+          ? `; credentials come from the environment: name the variable with ${k === 'credentials' ? 'usernameEnv/passwordEnv/tokenEnv' : `${k}Env`}`
+          : '';
+        throw configError(`${at}.${k}`, `unknown key (known here: ${REGISTRY_KEYS.join(', ')})${hint}`);
+      }
+    }
+    const name = e['name'];
+    if (typeof name !== 'string' || !REGISTRY_NAME.test(name))
+      throw configError(`${at}.name`, `must be 1-63 letters, digits, '.', '_' or '-', got ${shown(name ?? null)}`);
+    if (seen.has(name)) throw configError(`${at}.name`, `${shown(name)} is listed twice`);
+    seen.add(name);
+    const url = registryUrl(e['url'], `${at}.url`);
+    const bool = (k: string, d: boolean): boolean => {
+      const v = e[k];
+      if (v === undefined || v === null) return d;
+      if (typeof v === 'boolean') return v;
+      throw configError(`${at}.${k}`, `must be true or false, got ${shown(v)}`);
+    };
+    const insecure = bool('insecure', false);
+    const readOnly = bool('readOnly', false);
+    return {
+      name,
+      url,
+      insecure,
+      readOnly,
+      publishResults: bool('publishResults', !readOnly),
+      credentials: credentialEnv(e, at, env),
+    };
+  });
+}
+
+function registryUrl(v: unknown, field: string): string {
+  const fail = (): never => {
+    throw configError(
+      field,
+      `must be an http:// or https:// URL of at most ${MAX_REGISTRY_URL} characters, got ${shown(v ?? null)}`,
+    );
+  };
+  if (typeof v !== 'string' || v.length > MAX_REGISTRY_URL) return fail();
+  let u: URL;
+  try {
+    u = new URL(v.trim());
+  } catch {
+    return fail();
+  }
+  // Userinfo would be a secret in the file, and a path/query is not where a registry API lives.
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== '') return fail();
+  if (u.search !== '' || u.hash !== '') return fail();
+  return v.trim().replace(/\/+$/, '');
+}
+
+function credentialEnv(
+  e: Record<string, unknown>,
+  at: string,
+  env: Readonly<Record<string, string | undefined>>,
+): RegistryCredentialEnv | null {
+  const name = (k: 'usernameEnv' | 'passwordEnv' | 'tokenEnv'): string | null => {
+    const v = e[k];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'string' || !ENV_NAME.test(v))
+      throw configError(`${at}.${k}`, `must name an environment variable (letters, digits, '_'), got ${shown(v)}`);
+    return v;
+  };
+  const c = { usernameEnv: name('usernameEnv'), passwordEnv: name('passwordEnv'), tokenEnv: name('tokenEnv') };
+  if (c.usernameEnv === null && c.passwordEnv === null && c.tokenEnv === null) return null;
+  if (c.passwordEnv !== null && c.tokenEnv !== null)
+    throw configError(`${at}.tokenEnv`, 'give either passwordEnv or tokenEnv, not both');
+  if (c.passwordEnv === null && c.tokenEnv === null)
+    throw configError(`${at}.passwordEnv`, 'usernameEnv needs passwordEnv (or tokenEnv)');
+  if (c.passwordEnv !== null && c.usernameEnv === null)
+    throw configError(`${at}.usernameEnv`, 'passwordEnv needs usernameEnv');
+  // Checked now, not at the first pull: a missing secret should stop the start, not fail scans later.
+  resolveRegistryCredentials(c, env, at);
+  return c;
+}
+
+/**
+ * The credentials a configured registry names, read from the environment. E_CONFIG naming the
+ * field and the variable (never a value) when one is unset or too long.
+ */
+export function resolveRegistryCredentials(
+  c: RegistryCredentialEnv,
+  env: Readonly<Record<string, string | undefined>>,
+  at: string,
+): { username: string; password: string } {
+  const read = (k: keyof RegistryCredentialEnv, max: number): string | null => {
+    const varName = c[k];
+    if (varName === null) return null;
+    const v = env[varName];
+    if (v === undefined || v === '') throw configError(`${at}.${k}`, `environment variable ${varName} is not set`);
+    if (v.length > max)
+      throw configError(`${at}.${k}`, `environment variable ${varName} is longer than ${max} characters`);
+    return v;
+  };
+  const username = read('usernameEnv', MAX_USERNAME) ?? DEFAULT_TOKEN_USERNAME;
+  const password = read('passwordEnv', MAX_PASSWORD) ?? read('tokenEnv', MAX_PASSWORD);
+  if (password === null) throw configError(`${at}.passwordEnv`, 'usernameEnv needs passwordEnv (or tokenEnv)');
+  return { username, password };
 }

@@ -25,7 +25,7 @@ test('defaults', () => {
     dataDir: '/srv/palisade-data',
     databaseUrl: null,
     vulnDbPath: '/srv/palisade-data/vuln.db',
-    worker: { concurrency: 2, registryConcurrency: 2, allowLocalSources: false },
+    worker: { concurrency: 2, registryConcurrency: 2, allowLocalSources: false, leaseMs: 60_000 },
     log: { level: 'info' },
     scheduler: {
       enabled: true,
@@ -33,6 +33,7 @@ test('defaults', () => {
       poll: { intervalMs: 900_000 },
       rematch: true,
     },
+    registries: [],
   });
 });
 
