@@ -9,7 +9,9 @@ import { dbCommand } from './commands/db.js';
 import { debugCommand } from './commands/debug.js';
 import { sbomCommand } from './commands/sbom.js';
 import { postureCommand } from './commands/posture.js';
+import { rulesCommand } from './commands/rules.js';
 import { scanCommand } from './commands/scan.js';
+import { sensorCommand } from './commands/sensor.js';
 import { serverCommand } from './commands/server.js';
 import { processIo, type Io } from './output.js';
 
@@ -34,6 +36,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     dbCommand(io, setExit),
     postureCommand(io, setExit),
     clusterCommand(io, setExit),
+    rulesCommand(io, setExit),
+    sensorCommand(io, setExit),
     serverCommand(io, setExit),
     debugCommand(io, setExit),
   ]) {

@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '@palisade/testkit';
 import { run } from './helpers.js';
 
 test('palisade --help lists every command', async () => {
   const r = await run(['--help']);
   assert.equal(r.code, 0);
-  for (const c of ['scan', 'sbom', 'db', 'posture', 'cluster', 'server', 'debug'])
+  for (const c of ['scan', 'sbom', 'db', 'posture', 'cluster', 'rules', 'sensor', 'server', 'debug'])
     assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
 });
 
@@ -37,6 +40,15 @@ const commands: Array<[string[], string[]]> = [
   [['db', 'status'], ['--db']],
   [['debug', 'compare-versions'], []],
   [['cluster', 'manifests'], ['--output']],
+  [['rules', 'lint'], ['--no-builtin']],
+  [
+    ['rules', 'test'],
+    ['--events', '--expect', '--format'],
+  ],
+  [
+    ['sensor', 'collect'],
+    ['--local', '--duration', '--rules'],
+  ],
   [
     ['posture', 'scan'],
     ['--format', '--pss-version', '--exit-code', '--kubeconfig', '--context'],
@@ -96,4 +108,15 @@ test('cluster manifests prints a read-only role that never grants secrets', asyn
   assert.doesNotMatch(r.stdout, /- ['"]?\*['"]?$/m);
   for (const verb of ['create', 'update', 'patch', 'delete'])
     assert.doesNotMatch(r.stdout, new RegExp(`- ${verb}$`, 'm'));
+});
+
+test('the installed entry point (the esbuild bundle) finds its data files and runs', () => {
+  // In-process tests import the tsc output; this runs bin/palisade.js as users do, so a path
+  // that only works unbundled (import.meta.url of a module) fails here.
+  const bin = join(repoRoot(), 'packages', 'cli', 'bin', 'palisade.js');
+  const lint = spawnSync(process.execPath, [bin, 'rules', 'lint'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(lint.status, 0, lint.stderr);
+  assert.match(lint.stdout, /rules/);
+  const manifests = spawnSync(process.execPath, [bin, 'cluster', 'manifests'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(manifests.status, 0, manifests.stderr);
 });

@@ -3,16 +3,22 @@
  * built by scripts/build-sensor.sh), reads its framed binary records, decodes them and hands
  * typed events to the consumer through a bounded queue, keeping counters for every stage.
  */
+import { createRequire } from 'node:module';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { SENSOR_EVENT_TYPES, type ContainerResolver, type SensorEvent, type SensorEventType } from './convert.js';
 import { RecordPipeline, type SensorCounters } from './pipeline.js';
 import { FrameReader, type ReadyRecord } from './records.js';
 
 /** Where the build script puts the loader, relative to dist/src/sensor.js. */
-export const DEFAULT_LOADER_PATH = fileURLToPath(new URL('../../build/palisade-sensor-loader', import.meta.url));
+// Found through the package itself so it also works from the CLI's single-file bundle.
+export const DEFAULT_LOADER_PATH = join(
+  dirname(createRequire(import.meta.url).resolve('@palisade/sensor/package.json')),
+  'build',
+  'palisade-sensor-loader',
+);
 
 const LOADER_TYPE_NAME: Record<SensorEventType, string> = {
   'process.exec': 'exec',

@@ -2,15 +2,21 @@
  * The built-in rule library ships as YAML data under packages/rules/rules/, listed in load
  * order by rules/index.yaml, so adding a rule file is a data change, not a code change.
  */
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { PalisadeError } from '@palisade/core';
 import type { RuleSource } from './types.js';
 
-/** Directory of the built-in rule files (from dist/src/rules/ back to the package root). */
-export const BUILTIN_RULES_DIR: string = fileURLToPath(new URL('../../../rules/', import.meta.url));
+/**
+ * Directory of the built-in rule files, found through the package itself so it also works from
+ * the CLI's single-file bundle (where import.meta.url is the bundle, not this module).
+ */
+export const BUILTIN_RULES_DIR: string = join(
+  dirname(createRequire(import.meta.url).resolve('@palisade/rules/package.json')),
+  'rules',
+);
 
 /** The built-in rule files, in load order; throws only if the shipped library itself is broken. */
 export function builtinRuleSources(dir: string = BUILTIN_RULES_DIR): RuleSource[] {
