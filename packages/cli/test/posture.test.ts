@@ -164,3 +164,69 @@ test('posture checks lists the catalogue; --skip-check validates ids', async () 
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown check "nope"/);
 });
+
+test('posture scan --checks: custom CEL checks report like built-ins; broken files and duplicates exit 2', async () => {
+  const checksFile = fixturePath('posture', 'custom-checks', 'checks.yaml');
+  const workloads = fixturePath('posture', 'custom-checks', 'workloads.yaml');
+  const r = await run(['posture', 'scan', '-f', 'json', '--checks', checksFile, '--allow-unreadable', workloads]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as JsonReport;
+  const hostPath = report.misconfigurations.find((m) => m.checkId === 'custom-no-hostpath');
+  assert.equal(hostPath?.path, 'spec.template.spec.volumes');
+  assert.equal(hostPath?.source?.file, workloads);
+  assert.equal(hostPath?.source?.line, 10);
+  assert.ok(report.misconfigurations.some((m) => m.checkId === 'custom-team-label'));
+  assert.ok(
+    report.misconfigurations.some((m) => m.checkId === 'pss-restricted-volumes'),
+    'built-ins still run',
+  );
+  // The one object custom-min-replicas cannot be evaluated on is reported once, as a warning.
+  assert.match(
+    r.stderr,
+    /warning: .*checks\.yaml:24: check custom-min-replicas: condition could not be evaluated on 1 object/,
+  );
+
+  // Without --allow-unreadable an unevaluable object fails closed, like unreadable input.
+  const strict = await run(['posture', 'scan', '--checks', checksFile, workloads]);
+  assert.equal(strict.code, 2);
+  assert.match(strict.stdout, /workloads\.yaml:10\s+Deployment\/shop\/bad\s+HIGH\s+custom-no-hostpath/);
+
+  // --skip-check knows custom ids; --checks is repeatable.
+  const skipped = await run([
+    'posture',
+    'scan',
+    '-f',
+    'json',
+    '--checks',
+    checksFile,
+    '--checks',
+    fixturePath('posture', 'custom-checks', 'custom-resource.yaml'),
+    '--skip-check',
+    'custom-min-replicas',
+    workloads,
+    fixturePath('posture', 'custom-checks', 'servicemonitor.yaml'),
+  ]);
+  assert.equal(skipped.code, 0, skipped.stderr);
+  const ids = (JSON.parse(skipped.stdout) as JsonReport).misconfigurations.map((m) => m.checkId);
+  assert.ok(ids.includes('custom-metrics-plain-http') && !ids.includes('custom-min-replicas'));
+
+  const broken = fixturePath('posture', 'custom-checks', 'broken.yaml');
+  const b = await run(['posture', 'scan', '--checks', broken, workloads]);
+  assert.equal(b.code, 2);
+  assert.equal(b.stdout, '');
+  assert.match(b.stderr, /^palisade: .*broken\.yaml:17: check custom-broken: condition 2:\d+: /);
+
+  const dup = await run([
+    'posture',
+    'scan',
+    '--checks',
+    fixturePath('posture', 'custom-checks', 'duplicate.yaml'),
+    workloads,
+  ]);
+  assert.equal(dup.code, 2);
+  assert.match(dup.stderr, /duplicate\.yaml:2: check pss-privileged: duplicate id: a built-in check has it/);
+
+  const listed = await run(['posture', 'checks', '--checks', checksFile]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /custom-no-hostpath\s+high\s+hostPath volume/);
+});

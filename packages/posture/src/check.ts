@@ -45,6 +45,13 @@ export interface Check extends Plugin {
   readonly remediation: string;
   readonly frameworks: FrameworkMapping;
   readonly pss?: PssControl;
+  /**
+   * Kinds this check judges beyond the ones Palisade knows (custom checks name theirs, so a
+   * custom resource kind is checked instead of skipped).
+   */
+  readonly kinds?: readonly string[];
+  /** Where a custom check was defined (its file and line); absent for built-in checks. */
+  readonly source?: { file: string; line: number };
   /** Kinds this check's `unless` refers to: the engine keeps objects of these kinds. */
   readonly lookups?: readonly string[];
   check(obj: JsonObject, ctx: CheckContext): Violation[];

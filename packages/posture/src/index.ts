@@ -26,6 +26,14 @@ export {
 export { checkRegistry } from './check.js';
 export { CHECKS, imageParts } from './checks.js';
 export {
+  CheckEvaluationError,
+  loadCustomChecks,
+  parseCustomChecks,
+  parseFieldPath,
+  type ConditionLanguage,
+  type ConditionProgram,
+} from './custom.js';
+export {
   readManifestText,
   type Locator,
   type ManifestEntry,

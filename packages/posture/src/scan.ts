@@ -15,6 +15,7 @@ import type { Check, Violation } from './check.js';
 import { ClusterIndex } from './analysis.js';
 import { checkRegistry } from './check.js';
 import { CHECKS } from './checks.js';
+import { CheckEvaluationError } from './custom.js';
 import { readManifestText, type ManifestError, type ManifestObject } from './manifest.js';
 import { formatPath, objAt, strAt, type JsonObject } from './path.js';
 import { PSS_LATEST_MINOR, formatPssVersion, pssChecksFor } from './pss.js';
@@ -93,6 +94,10 @@ class PostureRun {
   private readonly pending: Pending[] = [];
   private readonly kept = new Map<string, JsonObject>();
   private readonly keptKinds: Set<string>;
+  /** Kinds judged: the known ones plus those custom checks in force name. */
+  private readonly knownKinds: Set<string>;
+  /** Objects a check could not be evaluated on, per check: reported once per check. */
+  private readonly evalErrors = new Map<Check, { count: number; first: string; message: string }>();
   /** Built only when a check in force analyses across objects (RBAC, exposure). */
   private readonly index: ClusterIndex | undefined;
 
@@ -102,6 +107,7 @@ class PostureRun {
     private readonly cluster: string | undefined,
   ) {
     this.keptKinds = new Set(checks.flatMap((c) => c.lookups ?? []));
+    this.knownKinds = new Set([...KNOWN_KINDS, ...checks.flatMap((c) => c.kinds ?? [])]);
     this.index = checks.some((c) => c.analyze !== undefined) ? new ClusterIndex() : undefined;
   }
 
@@ -120,7 +126,7 @@ class PostureRun {
       this.summary.invalid++;
       return;
     }
-    if (!KNOWN_KINDS.has(kind)) {
+    if (!this.knownKinds.has(kind)) {
       const key = `${apiVersion}/${kind}`;
       this.summary.skippedKinds[key] = (this.summary.skippedKinds[key] ?? 0) + 1;
       return;
@@ -129,7 +135,15 @@ class PostureRun {
     if (this.keptKinds.has(kind)) this.kept.set(keyOf(kind, namespaceOf(m.obj), nameOf(m.obj)), m.obj);
     this.index?.add(m, file, kind, apiVersion);
     for (const check of this.checks) {
-      for (const v of check.check(m.obj, { pssVersion: this.pssVersion })) {
+      let violations: Violation[];
+      try {
+        violations = check.check(m.obj, { pssVersion: this.pssVersion });
+      } catch (err) {
+        if (!(err instanceof CheckEvaluationError)) throw err;
+        this.evaluationFailed(check, err, m, file, kind);
+        continue;
+      }
+      for (const v of violations) {
         const finding = this.toFinding(check, v, m, file, kind, apiVersion);
         if (v.unless) this.pending.push({ finding, unless: v.unless });
         else this.findings.push(finding);
@@ -173,6 +187,37 @@ class PostureRun {
     };
   }
 
+  private evaluationFailed(check: Check, err: Error, m: ManifestObject, file: string, kind: string): void {
+    const seen = this.evalErrors.get(check);
+    if (seen) {
+      seen.count++;
+      return;
+    }
+    const namespace = namespaceOf(m.obj);
+    const pos = m.locate([]);
+    const resource = `${kind}/${namespace !== undefined ? `${namespace}/` : ''}${nameOf(m.obj)}`;
+    this.evalErrors.set(check, {
+      count: 1,
+      first: `${resource} in ${file}${pos ? `:${pos.line}` : ''}`,
+      message: err.message,
+    });
+  }
+
+  /**
+   * One error per custom check whose condition could not be evaluated on some objects: those
+   * objects went unjudged by it, so the report is incomplete (and the scan fails closed).
+   */
+  private reportEvaluationErrors(): void {
+    for (const [check, e] of this.evalErrors) {
+      this.errors.push({
+        file: check.source?.file ?? check.id,
+        ...(check.source ? { line: check.source.line } : {}),
+        message: `check ${check.id}: condition could not be evaluated on ${e.count} object${e.count === 1 ? '' : 's'} (first: ${e.first}): ${e.message}`,
+      });
+    }
+    this.evalErrors.clear();
+  }
+
   /** Run the cross-object checks over the index, once every object was read. */
   private analyze(): void {
     if (this.index === undefined) return;
@@ -192,6 +237,7 @@ class PostureRun {
       if (!(other && p.unless.holds(other))) this.findings.push(p.finding);
     }
     this.pending.length = 0;
+    this.reportEvaluationErrors();
     this.summary.findings = this.findings.length;
     return sortMisconfigurations(this.findings);
   }

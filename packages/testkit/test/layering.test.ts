@@ -16,9 +16,10 @@ const ALLOWED: Record<string, string[]> = {
   vulndb: ['core'],
   kube: ['core'],
   rules: ['core'],
-  scanner: ['core', 'oci', 'vulndb'],
-  posture: ['core', 'kube'],
-  sensor: ['core', 'rules'],
+  // The second tier may use any of the first (docs/architecture.md), never each other.
+  scanner: ['core', 'oci', 'vulndb', 'kube', 'rules'],
+  posture: ['core', 'oci', 'vulndb', 'kube', 'rules'],
+  sensor: ['core', 'oci', 'vulndb', 'kube', 'rules'],
   admission: ['core', 'posture', 'scanner', 'vulndb', 'oci', 'kube', 'rules'],
   server: ['core', 'oci', 'vulndb', 'kube', 'rules', 'scanner', 'posture', 'sensor', 'admission'],
   cli: ['core', 'oci', 'vulndb', 'kube', 'rules', 'scanner', 'posture', 'sensor', 'admission', 'server'],

@@ -8,14 +8,16 @@
 import { Command, Option } from 'commander';
 import { PalisadeError, SEVERITIES, isSeverity, type PssLevel, type Severity } from '@palisade/core';
 import {
-  CHECKS,
   POSTURE_FORMATS,
   PSS_LATEST_MINOR,
   formatPssVersion,
+  loadCustomChecks,
   manifestInputs,
   parsePssVersion,
   scanManifests,
   writePostureReport,
+  type Check,
+  type ConditionLanguage,
   type PostureInput,
   type PostureReport,
 } from '@palisade/posture';
@@ -28,9 +30,21 @@ import {
   type KubeObject,
   type Snapshot,
 } from '@palisade/kube';
+import { CelError, compileCel, displayValue, typeName } from '@palisade/rules';
 import { EXIT_ERROR } from '../exit-codes.js';
 import { emit, type Io } from '../output.js';
 import { collect } from '../source-options.js';
+
+/** Custom check conditions are CEL, compiled by the runtime rules' evaluator. */
+const CEL_CONDITIONS: ConditionLanguage = {
+  compile: (source, variables) => compileCel(source, { variables }),
+  errorOf: (v) => (v instanceof CelError ? v.message : undefined),
+  describe: (v) => `${typeName(v)} ${displayValue(v)}`,
+};
+
+function loadCatalogue(files: readonly string[]): Check[] {
+  return loadCustomChecks(files, CEL_CONDITIONS);
+}
 
 interface PostureScanFlags {
   format: string;
@@ -39,6 +53,7 @@ interface PostureScanFlags {
   pssLevel: PssLevel;
   pssOnly: boolean;
   skipCheck: string[];
+  checks: string[];
   severity?: string;
   exitCode: number;
   allowUnreadable: boolean;
@@ -69,8 +84,8 @@ function parseSeverities(list: string | undefined): Severity[] | undefined {
   });
 }
 
-function knownCheckIds(ids: readonly string[]): string[] {
-  const known = new Set(CHECKS.map((c) => c.id));
+function knownCheckIds(ids: readonly string[], catalogue: readonly Check[]): string[] {
+  const known = new Set(catalogue.map((c) => c.id));
   const out = ids
     .flatMap((s) => s.split(','))
     .map((s) => s.trim())
@@ -170,7 +185,8 @@ function clusterConfig(flags: PostureScanFlags, io: Io): ClusterConfig {
 async function runLiveScan(flags: PostureScanFlags, io: Io): Promise<number> {
   const pssVersion = parsePssVersion(flags.pssVersion);
   const severities = parseSeverities(flags.severity);
-  const skip = knownCheckIds(flags.skipCheck);
+  const catalogue = loadCatalogue(flags.checks);
+  const skip = knownCheckIds(flags.skipCheck, catalogue);
   const client = new KubeClient(
     clusterConfig(flags, io),
     flags.requestTimeout !== undefined ? { requestTimeoutMs: Math.round(flags.requestTimeout * 1000) } : {},
@@ -186,6 +202,7 @@ async function runLiveScan(flags: PostureScanFlags, io: Io): Promise<number> {
     pssVersion,
     pssOnly: flags.pssOnly,
     skip,
+    checks: catalogue,
     cluster: snap.cluster,
   });
   // Findings of a live scan are located by resource.cluster (and namespace/kind/name); the
@@ -224,13 +241,15 @@ async function runPostureScan(paths: string[], flags: PostureScanFlags, io: Io):
     throw new PalisadeError('E_INPUT', 'nothing to scan: give manifest paths, - for stdin, or --kubeconfig FILE');
   const pssVersion = parsePssVersion(flags.pssVersion);
   const severities = parseSeverities(flags.severity);
-  const skip = knownCheckIds(flags.skipCheck);
+  // Custom check files load before any input is read: a broken file fails the scan (exit 2).
+  const catalogue = loadCatalogue(flags.checks);
+  const skip = knownCheckIds(flags.skipCheck, catalogue);
   if (paths.filter((p) => p === '-').length > 1) throw new PalisadeError('E_INPUT', 'stdin (-) can be given only once');
   const stdinText = paths.includes('-') ? await readAll(io.stdin) : '';
   const report = filterSeverities(
     scanManifests(
       manifestInputs(paths, () => stdinText),
-      { pssLevel: flags.pssLevel, pssVersion, pssOnly: flags.pssOnly, skip },
+      { pssLevel: flags.pssLevel, pssVersion, pssOnly: flags.pssOnly, skip, checks: catalogue },
     ),
     severities,
   );
@@ -240,8 +259,8 @@ async function runPostureScan(paths: string[], flags: PostureScanFlags, io: Io):
   return flags.exitCode !== 0 && report.misconfigurations.length > 0 ? flags.exitCode : 0;
 }
 
-function checksTable(): string {
-  const rows = CHECKS.map((c) => [
+function checksTable(catalogue: readonly Check[]): string {
+  const rows = catalogue.map((c) => [
     c.id,
     c.severity,
     c.pss ? `${c.pss.level} ${c.pss.control} (v1.${c.pss.since}+)` : '',
@@ -274,6 +293,7 @@ export function postureCommand(io: Io, setExit: (code: number) => void): Command
     )
     .option('--pss-only', 'run only the Pod Security Standards checks', false)
     .option('--skip-check <ids>', 'do not run these checks (comma-separated, repeatable)', collect, [])
+    .option('--checks <file>', 'add the custom checks (CEL conditions) in this YAML file (repeatable)', collect, [])
     .option('--severity <list>', `only report these severities (comma-separated: ${SEVERITIES.join(',')})`)
     .option('--exit-code <n>', 'exit with this code when misconfigurations are found (CI gates)', parseExitCode, 0)
     .option(
@@ -297,11 +317,13 @@ export function postureCommand(io: Io, setExit: (code: number) => void): Command
   const checks = new Command('checks')
     .description('list the posture checks')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action((flags: { format: string }) => {
+    .option('--checks <file>', 'include the custom checks in this YAML file (repeatable)', collect, [])
+    .action((flags: { format: string; checks: string[] }) => {
+      const catalogue = loadCatalogue(flags.checks);
       const text =
         flags.format === 'json'
           ? JSON.stringify(
-              CHECKS.map(({ id, version, title, severity, description, remediation, frameworks, pss }) => ({
+              catalogue.map(({ id, version, title, severity, description, remediation, frameworks, pss }) => ({
                 id,
                 version,
                 title,
@@ -314,7 +336,7 @@ export function postureCommand(io: Io, setExit: (code: number) => void): Command
               null,
               2,
             )
-          : checksTable();
+          : checksTable(catalogue);
       emit(io, text, undefined);
     });
   posture.addCommand(scan);
