@@ -104,6 +104,25 @@ test('--exit-code fails the gate only while findings remain; --severity and --ve
   const gate = await run(scanArgs('--format', 'json', '--exit-code', '3'));
   assert.equal(gate.code, 3);
   const report = JSON.parse(gate.stdout) as ScanReport;
+  const severities = new Set(report.vulnerabilities.map((v) => v.severity));
+  // A severity no finding has: nothing remains, so the gate passes.
+  const absent = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'].find(
+    (s) => !severities.has(s as never),
+  );
+  assert.ok(absent, 'the fixture leaves at least one severity unused');
+  const none = await run(scanArgs('--format', 'json', '--exit-code', '3', '--severity', absent));
+  assert.equal(none.code, 0, none.stderr);
+  assert.deepEqual((JSON.parse(none.stdout) as ScanReport).vulnerabilities, []);
+  // One present severity: exactly its findings remain and the gate fails.
+  const present = [...severities][0] ?? 'unknown';
+  const only = await run(scanArgs('--format', 'json', '--exit-code', '3', '--severity', present));
+  assert.equal(only.code, 3);
+  const kept = (JSON.parse(only.stdout) as ScanReport).vulnerabilities;
+  assert.equal(kept.length, report.vulnerabilities.filter((v) => v.severity === present).length);
+  assert.ok(kept.every((v) => v.severity === present));
+  // --ignore-unfixed keeps only findings with a fixed version.
+  const fixedOnly = await run(scanArgs('--format', 'json', '--ignore-unfixed'));
+  assert.ok((JSON.parse(fixedOnly.stdout) as ScanReport).vulnerabilities.every((v) => v.fixedVersions.length > 0));
   const vex = {
     '@context': 'https://openvex.dev/ns/v0.2.0',
     '@id': 'https://example.com/vex/1',
