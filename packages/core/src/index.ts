@@ -10,3 +10,4 @@ export * from './version.js';
 export * from './zip.js';
 export * from './misconfiguration.js';
 export * from './events.js';
+export * from './ingest.js';
