@@ -82,10 +82,11 @@ export interface ScanWorker {
   running(): number;
 }
 
-// Failures that another attempt cannot fix: fail the job at once with the reason.
+// Failures that another attempt cannot fix: fail the job at once with the reason. E_AUTH is
+// not among them: credentials revoked mid-scan are often being rotated, so an auth refusal is
+// retried with backoff like a transient failure and fails the scan after the last attempt.
 const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_INPUT',
-  'E_AUTH',
   'E_NOT_FOUND',
   'E_UNSUPPORTED',
   'E_PLATFORM',
