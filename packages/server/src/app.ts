@@ -20,6 +20,15 @@ import type { RegistryCredentials, RegistryPatch } from './storage/types.js';
 import { createScanQueue } from './worker/queue.js';
 import { createVulnDbHolder } from './worker/vulndb.js';
 import { createScanWorker, type ScanFn, type ScanWorker, type StopOptions } from './worker/worker.js';
+import { clusterSnapshotTask, createClusterConnector, type ConnectorOptions } from './clusters/index.js';
+import {
+  createClusterIngestAuthenticator,
+  createRuntimePipeline,
+  loadRuntimeEngine,
+  runtimeSettingsFromEnv,
+  type NatsPipelineOptions,
+  type RuntimePipeline,
+} from './runtime/index.js';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
 export const ADMIN_TOKEN_ENV = 'PALISADE_ADMIN_TOKEN';
@@ -39,6 +48,8 @@ export interface RunningServer {
   worker: ScanWorker;
   /** The periodic work (rescans, polling, rematch, trend); null when `scheduler.enabled` is off. */
   scheduler: Scheduler | null;
+  /** Runtime ingest, detection and storage (JetStream when NATS_URL is set). */
+  runtime: RuntimePipeline;
   /** Stop accepting requests, let running scans finish (or release them), close storage. */
   close(options?: StopOptions): Promise<void>;
 }
@@ -56,6 +67,10 @@ export interface StartOptions {
   scheduler?: Pick<SchedulerOptions, 'tickMs' | 'workerId' | 'readBuiltAt' | 'leaseMs'>;
   /** The built console to serve at `/` (default: packages/console/dist when it was built; null: none). */
   consoleDir?: string | null;
+  /** Cluster connector knobs (tests): snapshots kept, page size, request timeout. */
+  clusters?: Omit<ConnectorOptions, 'storage' | 'clock'>;
+  /** Runtime knobs (tests, benchmarks): rule files, grouping window, JetStream names. */
+  runtime?: { ruleFiles?: string[]; groupWindowMs?: number; nats?: Partial<NatsPipelineOptions> };
 }
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
@@ -90,6 +105,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let worker: ScanWorker | undefined;
   let scheduler: Scheduler | null = null;
   let app: FastifyInstance | undefined;
+  let runtime: RuntimePipeline | undefined;
   try {
     const adminToken = await ensureAdminToken(storage, config.dataDir, envToken !== undefined && envToken !== '');
     const metrics = createMetrics();
@@ -99,7 +115,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     });
     const logStream = opts.logStream ?? process.stdout;
     const consoleDir = opts.consoleDir === null ? undefined : (opts.consoleDir ?? defaultConsoleDir());
+    const runtimeEnv = runtimeSettingsFromEnv(env);
+    const rules = loadRuntimeEngine(opts.runtime?.ruleFiles ?? runtimeEnv.ruleFiles);
+    const natsUrl = opts.runtime?.nats?.url ?? runtimeEnv.natsUrl;
+    runtime = createRuntimePipeline({
+      storage,
+      engine: rules.engine,
+      clock,
+      observer: metrics,
+      ...(natsUrl !== null ? { nats: { ...opts.runtime?.nats, url: natsUrl } } : {}),
+      ...(opts.runtime?.groupWindowMs !== undefined ? { groupWindowMs: opts.runtime.groupWindowMs } : {}),
+    });
     app = createApp({
+      runtime,
+      ingestAuth: createClusterIngestAuthenticator(storage.clusters),
       storage,
       clock,
       scanQueue,
@@ -111,6 +140,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       ...(https ? { https } : {}),
       ...(consoleDir ? { consoleDir } : {}),
     });
+    for (const e of rules.errors) app.log.warn({ rule: e.ruleId, file: e.file, line: e.line }, e.describe());
+    // Before listening: with NATS_URL the stream must exist before the first batch is accepted.
+    await runtime.start(app.log.child({ component: 'runtime' }));
     // Before the worker starts: a queued scan of a configured registry should find its credentials.
     await upsertConfiguredRegistries(storage, config.registries, env, app.log.child({ component: 'config' }));
     worker = createScanWorker({
@@ -142,6 +174,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         registryConcurrency: config.worker.registryConcurrency,
         logger: app.log.child({ component: 'scheduler' }),
         observer: metrics,
+        // Snapshots of registered clusters at their interval (docs/clusters.md).
+        tasks: [clusterSnapshotTask(createClusterConnector({ storage, clock, ...opts.clusters }))],
         ...opts.scheduler,
       });
     }
@@ -152,7 +186,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const addr = app.server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const url = `${https ? 'https' : 'http'}://${host}:${addr.port}`;
-    const running = { app, worker, scheduler };
+    const running = { app, worker, scheduler, runtime };
     let closed: Promise<void> | undefined;
     return {
       url,
@@ -162,9 +196,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       storage,
       worker,
       scheduler,
+      runtime,
       close(stopOpts) {
         closed ??= (async () => {
           await running.app.close();
+          // After the app (no new batches), before storage: the consumer finishes the batch in hand.
+          await running.runtime.close();
           // Before the worker and storage: a running task is aborted and its job handed back.
           await running.scheduler?.stop();
           await running.worker.stop(stopOpts);
@@ -176,6 +213,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     };
   } catch (err) {
     worker?.halt();
+    await runtime?.close().catch(() => undefined);
     await scheduler?.stop().catch(() => undefined);
     await app?.close().catch(() => undefined);
     vulnDb.close();

@@ -21,3 +21,4 @@ export { createApp, type AppDependencies } from './http/app.js';
 export { createMetrics, type Metrics } from './http/metrics.js';
 export { buildOpenApi, type OpenApiDocument } from './http/openapi.js';
 export * from './worker/index.js';
+export { validateIngestBatch, INGEST_BATCH_SCHEMA } from './runtime/index.js';

@@ -24,6 +24,8 @@ import { serveConsole } from './console.js';
 import { createWebhookRegistryCache } from './webhook-cache.js';
 import { DEFAULT_BODY_LIMIT } from '../config/index.js';
 import { DISTRIBUTION_EVENTS_MEDIA_TYPE, webhookTokenOf } from '../registry/index.js';
+import type { IngestAuthenticator, IngestCluster } from '../runtime/auth.js';
+import type { RuntimePipeline } from '../runtime/pipeline.js';
 
 export interface AppLogOptions {
   level: string;
@@ -46,6 +48,10 @@ export interface AppDependencies {
   https?: { cert: Buffer; key: Buffer };
   /** The built web console to serve at `/` (absent: API only). */
   consoleDir?: string;
+  /** Runtime ingest (absent: POST /api/v1/ingest/runtime answers 503). */
+  runtime?: RuntimePipeline;
+  /** Checks cluster ingest tokens (absent: every ingest request is 401). */
+  ingestAuth?: IngestAuthenticator;
 }
 
 declare module 'fastify' {
@@ -53,11 +59,15 @@ declare module 'fastify' {
     principal: Principal | null;
     /** On webhook routes: the registry whose token the request carried (checked in onRequest). */
     webhookRegistry: Registry | null;
+    /** On ingest routes: the cluster whose ingest token the request carried (checked in onRequest). */
+    ingestCluster: IngestCluster | null;
   }
   interface FastifyContextConfig {
     role?: Role | null;
     /** Authenticated by the `:id` registry's webhook token instead of an API token. */
     webhook?: boolean;
+    /** Authenticated by a cluster ingest token instead of an API token. */
+    ingest?: boolean;
   }
 }
 
@@ -116,6 +126,7 @@ export function createApp(deps: AppDependencies): FastifyInstance {
 
   app.decorateRequest('principal', null);
   app.decorateRequest('webhookRegistry', null);
+  app.decorateRequest('ingestCluster', null);
   const webhookRegistries = createWebhookRegistryCache(deps.storage);
   // The API speaks JSON only; a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
@@ -143,6 +154,19 @@ export function createApp(deps: AppDependencies): FastifyInstance {
           .code(401)
           .header('www-authenticate', 'Bearer realm="palisade-webhook"')
           .send(errorBody('E_AUTH', 'send this registry\'s webhook token: "Authorization: Bearer <token>"'));
+      }
+      return;
+    }
+    if (req.routeOptions.config.ingest) {
+      // Before the body is read: a wrong token costs one lookup and no decompression or parsing.
+      const presented = bearerToken(req.headers.authorization);
+      const cluster = presented === undefined || !deps.ingestAuth ? null : await deps.ingestAuth.verify(presented);
+      req.ingestCluster = cluster;
+      if (cluster === null) {
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer realm="palisade-ingest"')
+          .send(errorBody('E_AUTH', 'send the cluster\'s ingest token: "Authorization: Bearer <token>"'));
       }
       return;
     }
@@ -175,7 +199,9 @@ export function createApp(deps: AppDependencies): FastifyInstance {
     if (err.validation) return reply.code(400).send(errorBody('E_INPUT', err.message));
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return reply.code(413).send(errorBody('E_TOO_LARGE', `request body larger than ${bodyLimit} bytes`));
+        return reply
+          .code(413)
+          .send(errorBody('E_TOO_LARGE', `request body larger than ${req.routeOptions.bodyLimit ?? bodyLimit} bytes`));
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return reply
           .code(415)
@@ -233,7 +259,9 @@ export function createApp(deps: AppDependencies): FastifyInstance {
     app.route({
       method: r.method,
       url: r.url,
-      config: { role: r.role, webhook: r.auth === 'webhook' },
+      config: { role: r.role, webhook: r.auth === 'webhook', ingest: r.auth === 'ingest' },
+      ...(r.bodyLimit !== undefined ? { bodyLimit: r.bodyLimit } : {}),
+      ...(r.preParsing ? { preParsing: r.preParsing } : {}),
       schema: {
         ...(r.schema.params ? { params: r.schema.params } : {}),
         ...(r.schema.querystring ? { querystring: r.schema.querystring } : {}),

@@ -6,8 +6,9 @@
  */
 import type { SchedulerObserver } from '../scheduler/index.js';
 import type { ScanObserver } from '../worker/worker.js';
+import type { RuntimeObserver } from '../runtime/pipeline.js';
 
-export interface Metrics extends ScanObserver, SchedulerObserver {
+export interface Metrics extends ScanObserver, SchedulerObserver, RuntimeObserver {
   countRequest(method: string, route: string, status: number): void;
   /** The exposition text; `jobs` are the queue's counts by state at scrape time. */
   render(jobs: Readonly<Record<string, number>>): string;
@@ -23,7 +24,13 @@ export function createMetrics(): Metrics {
   const requests = new Map<string, number>();
   const scans = new Map<string, { buckets: number[]; sum: number; count: number }>();
   const tasks = new Map<string, number>();
+  const runtimeBatches = new Map<string, number>();
+  let runtimeAlerts = 0;
   return {
+    observeRuntimeBatch(outcome, alertsStored) {
+      runtimeBatches.set(outcome, (runtimeBatches.get(outcome) ?? 0) + 1);
+      runtimeAlerts += alertsStored;
+    },
     observeTask(kind, outcome) {
       const key = `kind="${label(kind)}",outcome="${label(outcome)}"`;
       tasks.set(key, (tasks.get(key) ?? 0) + 1);
@@ -67,6 +74,13 @@ export function createMetrics(): Metrics {
       out.push('# TYPE palisade_scheduler_tasks_total counter');
       for (const [k, n] of [...tasks].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
         out.push(`palisade_scheduler_tasks_total{${k}} ${n}`);
+      out.push('# HELP palisade_runtime_batches_total Runtime ingest batches handled by this server, by outcome.');
+      out.push('# TYPE palisade_runtime_batches_total counter');
+      for (const [k, n] of [...runtimeBatches].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+        out.push(`palisade_runtime_batches_total{outcome="${label(k)}"} ${n}`);
+      out.push('# HELP palisade_runtime_alerts_total New runtime alerts stored by this server.');
+      out.push('# TYPE palisade_runtime_alerts_total counter');
+      out.push(`palisade_runtime_alerts_total ${runtimeAlerts}`);
       return out.join('\n') + '\n';
     },
   };

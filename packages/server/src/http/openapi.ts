@@ -57,7 +57,7 @@ export function buildOpenApi(routes: readonly RouteDef[]): OpenApiDocument {
     const errors = [
       ...(r.schema.body || r.schema.querystring || r.schema.params ? [400] : []),
       ...(r.rawBody ? [400] : []),
-      ...(r.role ? [401, 403] : r.auth === 'webhook' ? [401] : []),
+      ...(r.role ? [401, 403] : r.auth ? [401] : []),
       ...(r.schema.params ? [404] : []),
       ...(r.schema.body || r.rawBody ? [413] : []),
       ...(r.rawBody ? [415] : []),
@@ -71,8 +71,8 @@ export function buildOpenApi(routes: readonly RouteDef[]): OpenApiDocument {
       operationId: r.operationId,
       summary: r.summary,
       tags: [r.tag],
-      security: r.role ? [{ bearerAuth: [] }] : r.auth === 'webhook' ? [{ webhookToken: [] }] : [],
-      'x-palisade-role': r.role ?? (r.auth === 'webhook' ? 'webhook' : 'none'),
+      security: r.role ? [{ bearerAuth: [] }] : r.auth ? [{ [`${r.auth}Token`]: [] }] : [],
+      'x-palisade-role': r.role ?? r.auth ?? 'none',
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(r.schema.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: r.schema.body } } } }
@@ -104,6 +104,11 @@ export function buildOpenApi(routes: readonly RouteDef[]): OpenApiDocument {
           type: 'http',
           scheme: 'bearer',
           description: 'a registry’s webhook token (pal_wh_…), from the response to POST /api/v1/registries',
+        },
+        ingestToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'a cluster’s ingest token: it can send runtime telemetry for that cluster, nothing else',
         },
       },
       schemas: { Error: ErrorBody },

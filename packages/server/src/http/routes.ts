@@ -3,7 +3,7 @@
  * handler. The app registers routes from it and the OpenAPI document is generated from it, so
  * the document cannot drift from what is served and validated.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import { PalisadeError, type Clock, type Severity } from '@palisade/core';
 import type {
   ImageListQuery as StorageImageQuery,
@@ -23,6 +23,9 @@ import { imageIdentity } from '../worker/worker.js';
 import type { Metrics } from './metrics.js';
 import type { WebhookRegistryCache } from './webhook-cache.js';
 import * as S from './schemas.js';
+import { buildClusterRoutes } from './cluster-routes.js';
+import { buildRuntimeRoutes } from './runtime-routes.js';
+import type { RuntimePipeline } from '../runtime/pipeline.js';
 
 export interface AppDeps {
   storage: Storage;
@@ -32,6 +35,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** The webhook route's registry cache: registry changes made here invalidate their entry. */
   webhookRegistries?: WebhookRegistryCache;
+  /** Runtime ingest (detection + storage, or the JetStream queue); absent: the ingest route answers 503. */
+  runtime?: RuntimePipeline;
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
@@ -57,9 +62,14 @@ export interface RouteDef {
   produces?: string;
   /**
    * `webhook`: authenticated by the registry's webhook token (the `:id` registry's), not by an
-   * API token; the API-token hook skips these routes.
+   * API token; the API-token hook skips these routes. `ingest`: authenticated by a cluster's
+   * ingest token (runtime telemetry), likewise not an API token.
    */
-  auth?: 'webhook';
+  auth?: 'webhook' | 'ingest';
+  /** This route's body limit (bytes), instead of the server's. */
+  bodyLimit?: number;
+  /** Fastify preParsing hook (a route that decodes Content-Encoding itself). */
+  preParsing?: (req: FastifyRequest, reply: FastifyReply, payload: RequestPayload) => Promise<RequestPayload>;
   /** A body the route parses itself (no Ajv validation): documented with these content types. */
   rawBody?: { contentTypes: readonly string[]; schema: S.JsonSchema };
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -585,6 +595,8 @@ export function buildRoutes(deps: AppDeps): RouteDef[] {
         return reply.code(204).send();
       },
     },
+    ...buildRuntimeRoutes(deps),
+    ...buildClusterRoutes(deps),
   ];
 }
 

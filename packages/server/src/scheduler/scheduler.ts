@@ -86,6 +86,20 @@ export interface TrendSchedule {
   intervalMs?: number;
 }
 
+/**
+ * Periodic work contributed from outside the scheduler (cluster snapshots), as its own job kind.
+ * The scheduler calls `ensure` every tick (queue what is due, deduplicated by the task's own
+ * dedupe keys) and claims, leases and runs the task's jobs like its own; the task decides its
+ * schedule itself (no chained next occurrence is queued for it).
+ */
+export interface SchedulerTask {
+  readonly kind: string;
+  /** Queue the jobs that are due; returns the dedupe keys of the jobs it created. */
+  ensure(storage: Storage, now: Date): Promise<string[]>;
+  /** Run one claimed job of this kind; what it returns is logged and reported as the run's `output`. */
+  run(job: Job, now: Date, signal: AbortSignal): Promise<unknown>;
+}
+
 /** Where task outcomes are counted (the /metrics registry). */
 export interface SchedulerObserver {
   observeTask(kind: string, outcome: TaskOutcome, seconds: number): void;
@@ -107,6 +121,8 @@ export interface SchedulerOptions {
   rematch?: RematchSchedule;
   /** The daily trend point (storage.trends.snapshot). */
   trend?: TrendSchedule;
+  /** More periodic tasks, each with its own job kind (e.g. cluster snapshots). */
+  tasks?: readonly SchedulerTask[];
   /** Claim and run scheduler jobs in this process (default true). False: only queue them. */
   runJobs?: boolean;
   /** Scheduler jobs run per tick, one after another. Default 4. */
@@ -134,8 +150,10 @@ export interface TaskRun {
   jobId: string;
   kind: string;
   outcome: TaskOutcome;
-  /** Present when the task succeeded. */
+  /** Present when a built-in task succeeded. */
   task?: TaskResult;
+  /** Present when a task of `options.tasks` succeeded: what its run returned. */
+  output?: unknown;
   error?: string;
 }
 
@@ -211,6 +229,13 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     ...(poll.clientFactory ? { clientFactory: poll.clientFactory } : {}),
   };
   const scans = opts.scans ?? createScanQueue(storage, { allowLocalSources: false });
+  const extensions = new Map<string, SchedulerTask>();
+  for (const t of opts.tasks ?? []) {
+    if (SCHEDULER_JOB_KINDS.includes(t.kind) || extensions.has(t.kind))
+      throw new PalisadeError('E_INTERNAL', 'scheduler task kind registered twice', { subject: t.kind });
+    extensions.set(t.kind, t);
+  }
+  const claimKinds = [...SCHEDULER_JOB_KINDS, ...extensions.keys()];
   const watcher: DbWatcher | null =
     rematch.enabled && opts.dbPath !== undefined
       ? createDbWatcher({
@@ -289,6 +314,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         if (r.created) created.push(key);
       }
     }
+    for (const t of extensions.values()) created.push(...(await t.ensure(storage, now)));
     return created;
   };
 
@@ -377,7 +403,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     heartbeat.unref();
     const seconds = (): number => (Date.now() - started) / 1000;
     try {
-      const task = await runTask(job, now, signal);
+      const extension = extensions.get(job.kind);
+      let task: TaskResult | undefined;
+      let output: unknown;
+      if (extension) output = await extension.run(job, now, signal);
+      else task = await runTask(job, now, signal);
       const done = await storage.withTransaction(async (tx) => {
         if (!(await tx.jobs.complete(job.id, workerId))) return false;
         if (stillWanted(job, task)) await nextOccurrence(tx, job, laterOf(now, clock.now()));
@@ -385,8 +415,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       });
       const outcome: TaskOutcome = done && !lost ? 'succeeded' : 'lost';
       opts.observer?.observeTask(job.kind, outcome, seconds());
-      log?.info({ job: job.id, kind: job.kind, outcome, result: task.result }, 'scheduler task finished');
-      return { jobId: job.id, kind: job.kind, outcome, task };
+      log?.info(
+        { job: job.id, kind: job.kind, outcome, result: task ? task.result : output },
+        'scheduler task finished',
+      );
+      return { jobId: job.id, kind: job.kind, outcome, ...(task ? { task } : { output }) };
     } catch (err) {
       const reason = toPalisadeError(err).describe();
       // Stopping (aborted) hands the job back; errors another attempt cannot fix end this occurrence.
@@ -426,7 +459,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     for (const r of await storage.registries.list()) limits[registryKey(r.id)] = opts.registryConcurrency ?? 2;
     for (let i = 0; i < maxJobs && state !== 'stopped'; i++) {
       const job = await storage.jobs.claim(workerId, {
-        kinds: SCHEDULER_JOB_KINDS,
+        kinds: claimKinds,
         leaseMs,
         concurrencyLimits: limits,
       });

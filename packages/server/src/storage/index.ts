@@ -12,6 +12,8 @@ import type { BackoffPolicy, RepoContext } from './context.js';
 import { createFindingRepository } from './findings.js';
 import { createImageRepository } from './images.js';
 import { createJobQueue } from './jobs.js';
+import { createClusterRepository } from './clusters.js';
+import { createAlertRepository } from './alerts.js';
 import { appliedVersions, migrate, MIGRATIONS, type Migration } from './migrations.js';
 import { openPostgres } from './postgres.js';
 import { createRegistryRepository } from './registries.js';
@@ -122,6 +124,8 @@ function buildStorage(ctx: RepoContext, close: () => Promise<void>): Storage {
     trends: createTrendRepository(ctx),
     scans: createScanRepository(ctx),
     jobs: createJobQueue(ctx),
+    clusters: createClusterRepository(ctx),
+    alerts: createAlertRepository(ctx),
     withTransaction: (fn) =>
       ctx.ex.transaction((tx) =>
         fn(

@@ -6,6 +6,8 @@
  */
 import { PalisadeError, type Clock } from '@palisade/core';
 import { lockTx, num, type Database, type SqlExecutor } from './sql.js';
+import { CLUSTERS_MIGRATION } from './clusters.js';
+import { RUNTIME_ALERTS_SQL } from './alerts.js';
 
 export interface Migration {
   version: number;
@@ -249,6 +251,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL },
   { version: 2, name: 'image list sort keys on images', sql: IMAGE_SORT_KEYS },
   { version: 3, name: 'publish errors on scans', sql: PUBLISH_ERROR },
+  { version: 4, name: 'clusters, snapshots and changes', sql: CLUSTERS_MIGRATION },
+  { version: 5, name: 'runtime alerts', sql: RUNTIME_ALERTS_SQL },
 ];
 
 const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -5,6 +5,12 @@
  */
 import type { PackageType, ScanReport, Severity } from '@palisade/core';
 import type { JobQueue } from './jobs.js';
+import type { ClusterRepository } from './cluster-types.js';
+import type { AlertRepository } from './alert-types.js';
+
+export type * from './alert-types.js';
+
+export * from './cluster-types.js';
 
 export type Backend = 'sqlite' | 'postgres';
 
@@ -367,6 +373,8 @@ export interface Storage {
   readonly trends: TrendRepository;
   readonly scans: ScanRepository;
   readonly jobs: JobQueue;
+  readonly clusters: ClusterRepository;
+  readonly alerts: AlertRepository;
   /**
    * Run `fn` with a Storage bound to one transaction: all its writes commit together or not at
    * all. Use only the given `tx` inside `fn` (calling the outer storage there would wait on the

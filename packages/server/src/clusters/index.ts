@@ -1,0 +1,5 @@
+/** The cluster connector: snapshots of registered clusters, their inventory, changes and posture findings. */
+export * from './connector.js';
+export * from './inventory.js';
+export * from './kubeconfig.js';
+export * from './schedule.js';
