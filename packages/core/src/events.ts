@@ -29,6 +29,12 @@ export interface ProcessContext {
   /** Controlling terminal device number; 0 when the process has none. */
   tty: number;
   ancestry: ProcessAncestor[];
+  /**
+   * Set when the executable is on an overlayfs mount (a container's root file system):
+   * true when the file lives in the writable upper layer, i.e. it was created or modified
+   * after the container started (binary drift); false when it comes from the image layers.
+   */
+  exeUpperLayer?: boolean;
 }
 
 /** The container a process runs in. Absent on events from host processes. */
@@ -198,4 +204,6 @@ export interface Alert {
   events: RuntimeEvent[];
   /** Time of the (last) triggering event. */
   time: string;
+  /** True when the sensor prevented the action (drift enforcement), not only reported it. */
+  blocked?: boolean;
 }

@@ -13,11 +13,24 @@
  *           the helper cannot outlive the process that spawned it.
  *   SIGTERM/SIGINT: flush, emit a final counters record, detach, exit 0.
  *
- * Options: --types exec,connect,exit  --mode all|container|host  --prefix PATH (repeat,
- * up to 4; filters exec by filename prefix)  --ringbuf-kb N  --counters-ms N (0 = off).
+ * Options: --types exec,connect,...  (names below; default exec,connect,exit)
+ *          --mode all|container|host
+ *          --prefix PATH        exec filename prefix filter (repeat, up to 4)
+ *          --watch ON:PATTERN   file pattern (repeat, up to 64). ON is a set of letters:
+ *                               r = every open, w = opens for writing, e = erase (unlink,
+ *                               truncate, open with O_TRUNC). PATTERN is a path prefix in
+ *                               which '*' matches within one component (/home/x/.ssh/), or
+ *                               '*' then a suffix matched at the end of the path.
+ *          --ringbuf-kb N  --counters-ms N (0 = off).
+ * Syscall tracepoints need tracefs: when it is not mounted the loader mounts it at
+ * /sys/kernel/tracing. A program whose hook the kernel lacks (init_module without
+ * CONFIG_MODULES, open(2) on arm64) is skipped; the ready record tells which types are
+ * attached.
  */
 #include <errno.h>
+#include <sys/mount.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,22 +147,215 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
+struct type_name {
+	const char *name;
+	__u32 type;
+};
+
+static const struct type_name TYPE_NAMES[] = {
+	{ "exec", PAL_REC_EXEC },
+	{ "connect", PAL_REC_CONNECT },
+	{ "exit", PAL_REC_EXIT },
+	{ "accept", PAL_REC_ACCEPT },
+	{ "listen", PAL_REC_LISTEN },
+	{ "open", PAL_REC_FILE_OPEN },
+	{ "unlink", PAL_REC_FILE_UNLINK },
+	{ "truncate", PAL_REC_FILE_TRUNCATE },
+	{ "ptrace", PAL_REC_PTRACE },
+	{ "mount", PAL_REC_MOUNT },
+	{ "unshare", PAL_REC_UNSHARE },
+	{ "setns", PAL_REC_SETNS },
+	{ "module", PAL_REC_MODULE },
+	{ "memfd_exec", PAL_REC_MEMFD_EXEC },
+	{ "setuid", PAL_REC_SETUID },
+	{ "capset", PAL_REC_CAPSET },
+	{ "bpf", PAL_REC_BPF },
+};
+#define NTYPE_NAMES (sizeof(TYPE_NAMES) / sizeof(TYPE_NAMES[0]))
+
 static __u32 parse_types(const char *s)
 {
 	__u32 mask = 0;
 	char *copy = strdup(s), *save = NULL;
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(t, "exec"))
-			mask |= PAL_TYPE_BIT(PAL_REC_EXEC);
-		else if (!strcmp(t, "connect"))
-			mask |= PAL_TYPE_BIT(PAL_REC_CONNECT);
-		else if (!strcmp(t, "exit"))
-			mask |= PAL_TYPE_BIT(PAL_REC_EXIT);
-		else
-			die("unknown event type '%s' (exec, connect, exit)", t);
+		__u32 bit = 0;
+		for (size_t i = 0; i < NTYPE_NAMES; i++)
+			if (!strcmp(t, TYPE_NAMES[i].name))
+				bit = PAL_TYPE_BIT(TYPE_NAMES[i].type);
+		if (!bit)
+			die("unknown event type '%s' (exec, connect, exit, accept, listen, open, unlink, truncate, "
+			    "ptrace, mount, unshare, setns, module, memfd_exec, setuid, capset, bpf)",
+			    t);
+		mask |= bit;
 	}
 	free(copy);
+	if (!mask)
+		die("--types needs at least one event type");
 	return mask;
+}
+
+/* --watch ON:PATTERN into a kernel pattern (see the header comment). */
+static void parse_watch(const char *v, struct pal_pattern *p)
+{
+	const char *colon = strchr(v, ':');
+	if (!colon || colon == v)
+		die("--watch '%s': expected ON:PATTERN, ON being letters of r, w, e", v);
+	memset(p, 0, sizeof(*p));
+	for (const char *c = v; c < colon; c++) {
+		if (*c == 'r')
+			p->on |= PAL_ON_OPEN;
+		else if (*c == 'w')
+			p->on |= PAL_ON_WRITE;
+		else if (*c == 'e')
+			p->on |= PAL_ON_ERASE;
+		else
+			die("--watch '%s': unknown operation letter '%c' (r, w, e)", v, *c);
+	}
+	const char *pat = colon + 1;
+	if (pat[0] == '*') {
+		p->kind = PAL_PAT_SUFFIX;
+		pat++;
+		if (strchr(pat, '*'))
+			die("--watch '%s': a suffix pattern has one leading '*' only", v);
+	} else if (pat[0] != '/') {
+		die("--watch '%s': the pattern must start with '/' (prefix) or '*' (suffix)", v);
+	}
+	size_t len = strlen(pat);
+	if (len == 0 || len >= PAL_PATTERN_LEN)
+		die("--watch '%s': the pattern must be 1..%d bytes", v, PAL_PATTERN_LEN - 1);
+	p->len = (__u8)len;
+	memcpy(p->s, pat, len);
+}
+
+/* Program name -> the record types it serves, and whether its hook may be missing on
+ * some kernels without making the type unavailable. */
+struct prog_info {
+	const char *name;
+	__u32 types;
+	int optional;
+};
+
+#define T(x) PAL_TYPE_BIT(PAL_REC_##x)
+static const struct prog_info PROGS[] = {
+	{ "handle_exec", T(EXEC) | T(MEMFD_EXEC), 0 },
+	{ "handle_connect", T(CONNECT), 0 },
+	{ "handle_exit", T(EXIT), 0 },
+	{ "sys_enter_connect", T(CONNECT), 0 },
+	{ "sys_exit_connect", T(CONNECT), 0 },
+	{ "sys_exit_accept", T(ACCEPT), 0 },
+	{ "sys_exit_accept4", T(ACCEPT), 0 },
+	{ "sys_enter_listen", T(LISTEN), 0 },
+	{ "sys_exit_listen", T(LISTEN), 0 },
+	{ "sys_enter_openat", T(FILE_OPEN), 0 },
+	{ "sys_exit_openat", T(FILE_OPEN), 0 },
+	{ "sys_enter_openat2", T(FILE_OPEN), 1 },
+	{ "sys_exit_openat2", T(FILE_OPEN), 1 },
+	{ "sys_enter_open", T(FILE_OPEN), 1 },
+	{ "sys_exit_open", T(FILE_OPEN), 1 },
+	{ "sys_enter_creat", T(FILE_OPEN), 1 },
+	{ "sys_exit_creat", T(FILE_OPEN), 1 },
+	{ "sys_enter_unlinkat", T(FILE_UNLINK), 0 },
+	{ "sys_exit_unlinkat", T(FILE_UNLINK), 0 },
+	{ "sys_enter_unlink", T(FILE_UNLINK), 1 },
+	{ "sys_exit_unlink", T(FILE_UNLINK), 1 },
+	{ "sys_enter_truncate", T(FILE_TRUNCATE), 0 },
+	{ "sys_exit_truncate", T(FILE_TRUNCATE), 0 },
+	{ "sys_enter_ftruncate", T(FILE_TRUNCATE), 0 },
+	{ "sys_exit_ftruncate", T(FILE_TRUNCATE), 0 },
+	{ "sys_enter_ptrace", T(PTRACE), 0 },
+	{ "sys_exit_ptrace", T(PTRACE), 0 },
+	{ "sys_enter_mount", T(MOUNT), 0 },
+	{ "sys_exit_mount", T(MOUNT), 0 },
+	{ "sys_enter_unshare", T(UNSHARE), 0 },
+	{ "sys_exit_unshare", T(UNSHARE), 0 },
+	{ "sys_enter_setns", T(SETNS), 0 },
+	{ "sys_exit_setns", T(SETNS), 0 },
+	/* Absent without CONFIG_MODULES: the type is then unavailable (none attached). */
+	{ "sys_enter_finit_module", T(MODULE), 1 },
+	{ "sys_exit_finit_module", T(MODULE), 1 },
+	{ "sys_enter_init_module", T(MODULE), 1 },
+	{ "sys_exit_init_module", T(MODULE), 1 },
+	{ "sys_enter_setuid", T(SETUID), 0 },
+	{ "sys_exit_setuid", T(SETUID), 0 },
+	{ "sys_enter_setreuid", T(SETUID), 0 },
+	{ "sys_exit_setreuid", T(SETUID), 0 },
+	{ "sys_enter_setresuid", T(SETUID), 0 },
+	{ "sys_exit_setresuid", T(SETUID), 0 },
+	{ "sys_enter_setgid", T(SETUID), 0 },
+	{ "sys_exit_setgid", T(SETUID), 0 },
+	{ "sys_enter_setregid", T(SETUID), 0 },
+	{ "sys_exit_setregid", T(SETUID), 0 },
+	{ "sys_enter_setresgid", T(SETUID), 0 },
+	{ "sys_exit_setresgid", T(SETUID), 0 },
+	{ "sys_exit_capset", T(CAPSET), 0 },
+	{ "sys_enter_bpf", T(BPF), 0 },
+	{ "sys_exit_bpf", T(BPF), 0 },
+};
+#undef T
+#define NPROGS (sizeof(PROGS) / sizeof(PROGS[0]))
+
+static const struct prog_info *prog_info(const char *name)
+{
+	for (size_t i = 0; i < NPROGS; i++)
+		if (!strcmp(PROGS[i].name, name))
+			return &PROGS[i];
+	return NULL;
+}
+
+/* Syscall tracepoints are attached through tracefs; mount it where libbpf looks. */
+static void ensure_tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 || access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0)
+		fprintf(stderr, "palisade-sensor-loader: cannot mount tracefs at /sys/kernel/tracing: %s\n",
+			strerror(errno));
+}
+
+/* Detaching a tracepoint waits for an RCU grace period (~60 ms here); one after the other
+ * that is seconds for ~50 hooks, so detach from several threads and let the waits overlap. */
+#define DETACH_THREADS 8
+struct detach_job {
+	struct bpf_link **links;
+	size_t n, first;
+};
+
+static void *detach_some(void *arg)
+{
+	struct detach_job *j = arg;
+	for (size_t i = j->first; i < j->n; i += DETACH_THREADS)
+		bpf_link__destroy(j->links[i]);
+	return NULL;
+}
+
+static void destroy_links(struct bpf_link **links, size_t n)
+{
+	pthread_t th[DETACH_THREADS];
+	struct detach_job jobs[DETACH_THREADS];
+	int started[DETACH_THREADS] = { 0 };
+	for (size_t t = 0; t < DETACH_THREADS; t++) {
+		jobs[t] = (struct detach_job){ .links = links, .n = n, .first = t };
+		started[t] = pthread_create(&th[t], NULL, detach_some, &jobs[t]) == 0;
+		if (!started[t])
+			detach_some(&jobs[t]); /* no thread: do that share here */
+	}
+	for (size_t t = 0; t < DETACH_THREADS; t++)
+		if (started[t])
+			pthread_join(th[t], NULL);
+}
+
+/* "tracepoint/CATEGORY/NAME" -> does tracefs have events/CATEGORY/NAME? */
+static int tracepoint_exists(const char *sec)
+{
+	const char *tp = strchr(sec, '/');
+	if (!tp)
+		return 0;
+	char path[256];
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", tp + 1);
+	if (access(path, F_OK) == 0)
+		return 1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s", tp + 1);
+	return access(path, F_OK) == 0;
 }
 
 int main(int argc, char **argv)
@@ -158,6 +364,8 @@ int main(int argc, char **argv)
 	__u32 mode = PAL_MODE_ALL;
 	const char *prefixes[PAL_MAX_PREFIXES];
 	__u32 nprefixes = 0;
+	static struct pal_pattern patterns[PAL_MAX_PATTERNS];
+	__u32 npatterns = 0;
 	long ringbuf_kb = 4096, counters_ms = 1000;
 
 	for (int i = 1; i < argc; i++) {
@@ -182,6 +390,10 @@ int main(int argc, char **argv)
 			if (strlen(v) == 0 || strlen(v) >= PAL_PREFIX_LEN)
 				die("--prefix must be 1..%d bytes", PAL_PREFIX_LEN - 1);
 			prefixes[nprefixes++] = v;
+		} else if (!strcmp(a, "--watch")) {
+			if (npatterns >= PAL_MAX_PATTERNS)
+				die("at most %d --watch options", PAL_MAX_PATTERNS);
+			parse_watch(v, &patterns[npatterns++]);
 		} else if (!strcmp(a, "--ringbuf-kb")) {
 			ringbuf_kb = strtol(v, NULL, 10);
 			/* The ring buffer must be a power-of-two number of pages. */
@@ -213,19 +425,69 @@ int main(int argc, char **argv)
 	skel->rodata->cfg_nprefixes = nprefixes;
 	for (__u32 i = 0; i < nprefixes; i++)
 		strncpy((char *)skel->rodata->cfg_prefixes[i], prefixes[i], PAL_PREFIX_LEN - 1);
+	skel->rodata->cfg_npatterns = npatterns;
+	memcpy((void *)skel->rodata->cfg_patterns, patterns, sizeof(patterns));
 	bpf_map__set_max_entries(skel->maps.events, (__u32)ringbuf_kb * 1024);
+
 	/* Programs for types not asked for are not loaded at all. */
-	bpf_program__set_autoload(skel->progs.handle_exec, !!(types & PAL_TYPE_BIT(PAL_REC_EXEC)));
-	bpf_program__set_autoload(skel->progs.handle_connect, !!(types & PAL_TYPE_BIT(PAL_REC_CONNECT)));
-	bpf_program__set_autoload(skel->progs.handle_exit, !!(types & PAL_TYPE_BIT(PAL_REC_EXIT)));
+	int need_tracefs = 0;
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		const struct prog_info *pi = prog_info(bpf_program__name(prog));
+		if (!pi)
+			die("program %s is missing from the loader's table", bpf_program__name(prog));
+		int load = (pi->types & types) != 0;
+		bpf_program__set_autoload(prog, load);
+		if (load && bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT)
+			need_tracefs = 1;
+	}
+	if (need_tracefs)
+		ensure_tracefs();
+	/* A syscall tracepoint this kernel lacks (CONFIG_MODULES=n, no open(2) on arm64):
+	 * not loaded at all, and its type counts as unavailable unless the hook is optional. */
+	__u32 missing = 0;
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		if (!bpf_program__autoload(prog) || bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT)
+			continue;
+		if (!tracepoint_exists(bpf_program__section_name(prog))) {
+			const struct prog_info *pi = prog_info(bpf_program__name(prog));
+			bpf_program__set_autoload(prog, 0);
+			if (!pi->optional)
+				missing |= pi->types;
+		}
+	}
 
 	int err = palisade_bpf__load(skel);
 	if (err)
 		die("loading BPF programs failed: %s (root or CAP_BPF+CAP_PERFMON needed, kernel BTF at /sys/kernel/btf/vmlinux)",
 		    strerror(-err));
-	err = palisade_bpf__attach(skel);
-	if (err)
-		die("attaching BPF programs failed: %s", strerror(-err));
+
+	/* Attach one by one: a missing hook costs its type, not the whole sensor. */
+	struct bpf_link *links[NPROGS];
+	size_t nlinks = 0;
+	__u32 attached = 0, failed = 0;
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		if (!bpf_program__autoload(prog))
+			continue;
+		const struct prog_info *pi = prog_info(bpf_program__name(prog));
+		struct bpf_link *l = bpf_program__attach(prog);
+		if (!l) {
+			int e = errno;
+			if (!pi->optional)
+				failed |= pi->types;
+			fprintf(stderr, "palisade-sensor-loader: %s not attached: %s%s\n", bpf_program__name(prog),
+				strerror(e), pi->optional ? " (optional hook)" : "");
+			continue;
+		}
+		links[nlinks++] = l;
+		attached |= pi->types;
+	}
+	__u32 types_attached = types & attached & ~failed & ~missing;
+	if (!types_attached)
+		die("no event type could be attached");
 
 	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
 	if (!rb)
@@ -239,7 +501,9 @@ int main(int argc, char **argv)
 		.type = PAL_REC_READY,
 		.size = sizeof(ready),
 		.loader_pid = (__u32)getpid(),
-		.types_mask = types,
+		.types_mask = types_attached,
+		.requested_mask = types,
+		.npatterns = npatterns,
 	};
 	ready.realtime_ns = clock_ns(CLOCK_REALTIME);
 	ready.boottime_ns = clock_ns(CLOCK_BOOTTIME);
@@ -285,7 +549,11 @@ int main(int argc, char **argv)
 	ring_buffer__consume(rb);
 	emit_counters(skel, ncpu);
 	flush_out();
+	/* End of stream for the reader now: detaching below takes an RCU grace period per
+	 * tracepoint (seconds in all), and the reader need not wait for it. */
+	close(STDOUT_FILENO);
 	ring_buffer__free(rb);
+	destroy_links(links, nlinks);
 	palisade_bpf__destroy(skel);
 	return 0;
 }

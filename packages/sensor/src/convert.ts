@@ -3,21 +3,102 @@
  * what the kernel record does not carry: wall-clock time, container attribution from the
  * cgroup path, and process context (exe, argv, ancestry) remembered from exec events.
  */
+import { posix } from 'node:path';
 import type {
+  BpfEvent,
   ContainerContext,
+  CredEvent,
+  FileEvent,
+  MemfdExecEvent,
+  ModuleLoadEvent,
+  MountEvent,
+  NamespaceEvent,
   NetworkEvent,
   ProcessAncestor,
   ProcessContext,
   ProcessExecEvent,
   ProcessExitEvent,
+  PtraceEvent,
 } from '@palisade/core';
 import { attributeCgroup, type CgroupAttribution } from './cgroup.js';
-import type { ExecRecord, KernelRecord, RecordHeader } from './records.js';
+import {
+  CRED_GID,
+  CRED_UID,
+  EXEC_OVERLAY,
+  EXEC_UPPER,
+  type ConnectRecord,
+  type CredRecord,
+  type ExecRecord,
+  type FileRecord,
+  type KernelRecord,
+  type KernelRecordKind,
+  type RecordHeader,
+} from './records.js';
+import {
+  bpfCommandName,
+  bpfProgTypeName,
+  capabilityNames,
+  mountFlagNames,
+  namespaceFlagNames,
+  openFlagNames,
+  openIsWrite,
+  ptraceRequestName,
+} from './syscall-names.js';
 
-export type SensorEvent = ProcessExecEvent | NetworkEvent | ProcessExitEvent;
-/** The event types this sensor produces (a subset of what the event interfaces allow). */
-export type SensorEventType = 'process.exec' | 'network.connect' | 'process.exit';
-export const SENSOR_EVENT_TYPES: readonly SensorEventType[] = ['process.exec', 'network.connect', 'process.exit'];
+export type SensorEvent =
+  | ProcessExecEvent
+  | ProcessExitEvent
+  | NetworkEvent
+  | FileEvent
+  | PtraceEvent
+  | MountEvent
+  | NamespaceEvent
+  | ModuleLoadEvent
+  | MemfdExecEvent
+  | CredEvent
+  | BpfEvent;
+/** The event types this sensor produces: every runtime event type but `k8s.audit`. */
+export type SensorEventType = SensorEvent['type'];
+export const SENSOR_EVENT_TYPES: readonly SensorEventType[] = [
+  'process.exec',
+  'process.exit',
+  'network.connect',
+  'network.accept',
+  'network.listen',
+  'file.open',
+  'file.unlink',
+  'file.truncate',
+  'process.ptrace',
+  'fs.mount',
+  'ns.unshare',
+  'ns.setns',
+  'kernel.module_load',
+  'process.memfd_exec',
+  'cred.setuid',
+  'cred.capset',
+  'bpf.call',
+];
+
+/** The event type each kernel record kind becomes. */
+export const EVENT_TYPE_BY_KIND: Readonly<Record<KernelRecordKind, SensorEventType>> = {
+  exec: 'process.exec',
+  exit: 'process.exit',
+  connect: 'network.connect',
+  accept: 'network.accept',
+  listen: 'network.listen',
+  'file.open': 'file.open',
+  'file.unlink': 'file.unlink',
+  'file.truncate': 'file.truncate',
+  ptrace: 'process.ptrace',
+  mount: 'fs.mount',
+  unshare: 'ns.unshare',
+  setns: 'ns.setns',
+  module: 'kernel.module_load',
+  memfd_exec: 'process.memfd_exec',
+  setuid: 'cred.setuid',
+  capset: 'cred.capset',
+  bpf: 'bpf.call',
+};
 
 /** Metadata a runtime can give for a container id (podman/docker inspect, CRI). */
 export interface ContainerMetadata {
@@ -38,6 +119,9 @@ interface ProcInfo {
   exe: string;
   argv: string[];
   ppid: number;
+  cwd: string;
+  tty: number;
+  exeUpperLayer?: boolean;
 }
 
 /** Bounded so a busy host (or pid reuse without exit events) cannot grow it forever. */
@@ -49,11 +133,32 @@ function basename(p: string): string {
   return i >= 0 ? p.slice(i + 1) : p;
 }
 
+/** The executable as a path: execve's argument, made absolute against the cwd. */
+function exePath(r: ExecRecord): string {
+  if (r.filename === '' || r.filename.startsWith('/') || r.cwd === '') return r.filename;
+  return posix.resolve(r.cwd, r.filename);
+}
+
+function protocolName(p: number): 'tcp' | 'udp' {
+  return p === 17 ? 'udp' : 'tcp';
+}
+
+/** "nf_tables.ko.zst" -> "nf_tables": the module name the kernel would show. */
+function moduleName(name: string, path: string): string {
+  if (name) return name;
+  return basename(path).replace(/\.ko(\.(xz|gz|zst))?$/, '');
+}
+
 export interface ConverterOptions {
   node: string;
   /** CLOCK_REALTIME - CLOCK_BOOTTIME in ns, from the loader's ready record. */
   bootToRealtimeNs: bigint;
   resolveContainer?: ContainerResolver;
+  /**
+   * Executable of a host pid the exec table does not know (started before the sensor),
+   * for ptrace targets; the Sensor reads /proc/PID/exe. Absent: unknown stays ''.
+   */
+  readExe?: (pid: number) => string | undefined;
   /** Prefix of event ids, unique per sensor run. */
   idPrefix: string;
 }
@@ -86,10 +191,16 @@ export class EventConverter {
     return out;
   }
 
+  private static info(r: ExecRecord): ProcInfo {
+    const info: ProcInfo = { exe: exePath(r), argv: r.argv, ppid: r.ppid, cwd: r.cwd, tty: r.tty };
+    if (r.execFlags & EXEC_OVERLAY) info.exeUpperLayer = (r.execFlags & EXEC_UPPER) !== 0;
+    return info;
+  }
+
   private proc(h: RecordHeader, exec?: ExecRecord): ProcessContext {
-    const known = exec ? { exe: exec.filename, argv: exec.argv, ppid: h.ppid } : this.procs.get(h.tgid);
+    const known = exec ? EventConverter.info(exec) : this.procs.get(h.tgid);
     const exe = known?.exe ?? '';
-    return {
+    const proc: ProcessContext = {
       pid: h.tgid,
       ppid: h.ppid,
       uid: h.uid,
@@ -98,10 +209,12 @@ export class EventConverter {
       // Without a remembered exec the kernel's comm (16 bytes) is the best name there is.
       name: exe ? basename(exe) : h.comm,
       argv: known?.argv ?? [],
-      cwd: '', // not collected by the kernel side yet
-      tty: 0, // not collected by the kernel side yet
+      cwd: known?.cwd ?? '',
+      tty: known?.tty ?? 0,
       ancestry: this.ancestry(h.ppid),
     };
+    if (known?.exeUpperLayer !== undefined) proc.exeUpperLayer = known.exeUpperLayer;
+    return proc;
   }
 
   private container(h: RecordHeader): ContainerContext | undefined {
@@ -132,40 +245,119 @@ export class EventConverter {
       node: this.opts.node,
     };
     const container = this.container(r);
-    const withCtx = <E extends SensorEvent>(e: E): E => {
-      if (container) e.container = container;
-      return e;
-    };
+    const ev = this.payload(r, base);
+    if (container) ev.container = container;
+    return ev;
+  }
+
+  private payload(r: KernelRecord, base: { id: string; time: string; node: string }): SensorEvent {
     switch (r.kind) {
       case 'exec': {
         const proc = this.proc(r, r);
-        this.remember(r.tgid, { exe: r.filename, argv: r.argv, ppid: r.ppid });
-        return withCtx<ProcessExecEvent>({ ...base, type: 'process.exec', proc });
+        this.remember(r.tgid, EventConverter.info(r));
+        return { ...base, type: 'process.exec', proc };
       }
-      case 'connect':
-        return withCtx<NetworkEvent>({
-          ...base,
-          type: 'network.connect',
-          proc: this.proc(r),
-          net: {
-            family: r.family,
-            protocol: 'tcp',
-            srcAddr: r.srcAddr,
-            srcPort: r.srcPort,
-            dstAddr: r.dstAddr,
-            dstPort: r.dstPort,
-          },
-        });
       case 'exit': {
         const proc = this.proc(r);
         this.procs.delete(r.tgid);
-        return withCtx<ProcessExitEvent>({
-          ...base,
-          type: 'process.exit',
-          proc,
-          exit: { code: (r.status >> 8) & 0xff, signal: r.status & 0x7f },
-        });
+        return { ...base, type: 'process.exit', proc, exit: { code: (r.status >> 8) & 0xff, signal: r.status & 0x7f } };
       }
+      case 'connect':
+      case 'accept':
+      case 'listen':
+        return this.network(r, base);
+      case 'file.open':
+      case 'file.unlink':
+      case 'file.truncate':
+        return this.file(r, base);
+      case 'ptrace': {
+        const targetPid = r.targetTgid || r.targetVpid;
+        const targetExe = this.procs.get(targetPid)?.exe ?? this.opts.readExe?.(targetPid) ?? '';
+        return {
+          ...base,
+          type: 'process.ptrace',
+          proc: this.proc(r),
+          ptrace: { request: ptraceRequestName(r.request), targetPid, targetExe },
+        };
+      }
+      case 'mount':
+        return {
+          ...base,
+          type: 'fs.mount',
+          proc: this.proc(r),
+          mount: { source: r.source, target: r.target, fsType: r.fsType, flags: mountFlagNames(r.flags64) },
+        };
+      case 'unshare':
+      case 'setns':
+        return {
+          ...base,
+          type: r.kind === 'unshare' ? 'ns.unshare' : 'ns.setns',
+          proc: this.proc(r),
+          ns: { flags: namespaceFlagNames(r.nsFlags) },
+        };
+      case 'module':
+        return {
+          ...base,
+          type: 'kernel.module_load',
+          proc: this.proc(r),
+          module: { name: moduleName(r.name, r.path), path: r.path },
+        };
+      case 'memfd_exec':
+        return { ...base, type: 'process.memfd_exec', proc: this.proc(r), memfd: { name: r.name } };
+      case 'setuid':
+      case 'capset':
+        return this.cred(r, base);
+      case 'bpf':
+        return {
+          ...base,
+          type: 'bpf.call',
+          proc: this.proc(r),
+          bpf: { cmd: bpfCommandName(r.cmd), progType: r.cmd === 5 ? bpfProgTypeName(r.progType) : '' },
+        };
     }
+  }
+
+  private network(r: ConnectRecord, base: { id: string; time: string; node: string }): NetworkEvent {
+    return {
+      ...base,
+      type: EVENT_TYPE_BY_KIND[r.kind] as NetworkEvent['type'],
+      proc: this.proc(r),
+      net: {
+        family: r.family,
+        protocol: protocolName(r.protocol),
+        srcAddr: r.srcAddr,
+        srcPort: r.srcPort,
+        dstAddr: r.dstAddr,
+        dstPort: r.dstPort,
+      },
+    };
+  }
+
+  private file(r: FileRecord, base: { id: string; time: string; node: string }): FileEvent {
+    const open = r.kind === 'file.open';
+    return {
+      ...base,
+      type: r.kind,
+      proc: this.proc(r),
+      // Deleting or truncating is a write; open flags say it for opens.
+      file: {
+        path: r.path,
+        flags: open ? openFlagNames(r.openFlags) : [],
+        write: open ? openIsWrite(r.openFlags) : true,
+      },
+    };
+  }
+
+  /** setuid: the new effective ids (proc.uid/gid are the ones before the call); capset: the new sets. */
+  private cred(r: CredRecord, base: { id: string; time: string; node: string }): CredEvent {
+    const cred: CredEvent['cred'] = {};
+    if (r.kind === 'capset') {
+      cred.effective = capabilityNames(r.capEffective);
+      cred.permitted = capabilityNames(r.capPermitted);
+    } else {
+      if (r.which & CRED_UID) cred.uid = r.euid;
+      if (r.which & CRED_GID) cred.gid = r.egid;
+    }
+    return { ...base, type: r.kind === 'capset' ? 'cred.capset' : 'cred.setuid', proc: this.proc(r), cred };
   }
 }

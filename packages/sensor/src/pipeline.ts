@@ -3,6 +3,7 @@
  * queue it. The Sensor feeds it the loader's frames; tests feed it recorded ones.
  */
 import {
+  EVENT_TYPE_BY_KIND,
   EventConverter,
   SENSOR_EVENT_TYPES,
   type ConverterOptions,
@@ -15,23 +16,23 @@ import {
   CNT_FILTERED,
   CNT_SEEN,
   decodeRecord,
-  REC_CONNECT,
-  REC_EXEC,
-  REC_EXIT,
+  KIND_BY_RECORD,
   type CountersRecord,
   type ReadyRecord,
 } from './records.js';
 
-const TYPE_BY_RECORD: ReadonlyMap<number, SensorEventType> = new Map([
-  [REC_EXEC, 'process.exec'],
-  [REC_CONNECT, 'network.connect'],
-  [REC_EXIT, 'process.exit'],
-]);
-const KIND_TYPE: Record<'exec' | 'connect' | 'exit', SensorEventType> = {
-  exec: 'process.exec',
-  connect: 'network.connect',
-  exit: 'process.exit',
-};
+/** Record type (REC_*) -> event type, for the kernel's per-record-type counters. */
+const TYPE_BY_RECORD: ReadonlyMap<number, SensorEventType> = new Map(
+  [...KIND_BY_RECORD].map(([rec, kind]) => [rec, EVENT_TYPE_BY_KIND[kind]]),
+);
+
+/** Event types of a record-type bit mask (1 << REC_*), as in the ready record. */
+export function eventTypesOfMask(mask: number): SensorEventType[] {
+  const out: SensorEventType[] = [];
+  for (const [rec, type] of TYPE_BY_RECORD) if (mask & (1 << rec)) out.push(type);
+  return out;
+}
+
 export interface TypeCounters {
   /** The kernel hook ran for this type (after the self filter). */
   seen: number;
@@ -100,6 +101,7 @@ export class RecordPipeline {
           bootToRealtimeNs: r.realtimeNs - r.boottimeNs,
           idPrefix: `${r.realtimeNs.toString(36)}-${r.loaderPid}`,
           ...(this.opts.resolveContainer ? { resolveContainer: this.opts.resolveContainer } : {}),
+          ...(this.opts.readExe ? { readExe: this.opts.readExe } : {}),
         });
         this.opts.onReady?.(r);
         return;
@@ -113,7 +115,7 @@ export class RecordPipeline {
           this.lastDecodeError = 'event record before the ready record';
           return;
         }
-        const type = KIND_TYPE[r.kind];
+        const type = EVENT_TYPE_BY_KIND[r.kind];
         const ev = this.converter.convert(r);
         this.byType[type].decoded++;
         if (!this.queue.push(ev, type)) this.byType[type].droppedInUserspace++;

@@ -5,11 +5,25 @@
  * offset, strings are NUL-terminated byte arrays of fixed capacity.
  */
 
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
 
 export const REC_EXEC = 1;
 export const REC_CONNECT = 2;
 export const REC_EXIT = 3;
+export const REC_ACCEPT = 4;
+export const REC_LISTEN = 5;
+export const REC_FILE_OPEN = 6;
+export const REC_FILE_UNLINK = 7;
+export const REC_FILE_TRUNCATE = 8;
+export const REC_PTRACE = 9;
+export const REC_MOUNT = 10;
+export const REC_UNSHARE = 11;
+export const REC_SETNS = 12;
+export const REC_MODULE = 13;
+export const REC_MEMFD_EXEC = 14;
+export const REC_SETUID = 15;
+export const REC_CAPSET = 16;
+export const REC_BPF = 17;
 export const REC_READY = 0x100;
 export const REC_COUNTERS = 0x101;
 
@@ -18,24 +32,54 @@ export const CNT_SEEN = 0;
 export const CNT_FILTERED = 1;
 export const CNT_DROPPED = 2;
 export const CNT_NKINDS = 3;
-export const NTYPES = 4;
+export const NTYPES = 18;
 
 export const FLAG_ARGS_TRUNCATED = 1 << 0;
 export const FLAG_CGROUP_TRUNCATED = 1 << 1;
 export const FLAG_CGROUP_V1 = 1 << 2;
 export const FLAG_FILENAME_TRUNCATED = 1 << 3;
+/** The record's main path (exec cwd, file path, mount target) was cut. */
+export const FLAG_PATH_TRUNCATED = 1 << 4;
+/** A second string (mount source, module path) was cut. */
+export const FLAG_PATH2_TRUNCATED = 1 << 5;
+
+export const EXEC_OVERLAY = 1 << 0;
+export const EXEC_UPPER = 1 << 1;
+export const EXEC_MEMFD = 1 << 2;
+
+export const CRED_UID = 1 << 0;
+export const CRED_GID = 1 << 1;
+export const CRED_CAPS = 1 << 2;
+
+/** File watch pattern operations (pal_pattern.on). */
+export const ON_OPEN = 1 << 0;
+export const ON_WRITE = 1 << 1;
+export const ON_ERASE = 1 << 2;
 
 const COMM_LEN = 16;
 const CGROUP_DEPTH = 6;
 const CGROUP_NAME_LEN = 128;
 const FILENAME_LEN = 256;
-const ARGS_LEN = 512;
+const ARGS_LEN = 1024;
+const CWD_LEN = 256;
+const PATH_LEN = 512;
+const STR_LEN = 256;
+const FSTYPE_LEN = 64;
+const MODNAME_LEN = 64;
 
 export const HDR_SIZE = 840;
-export const EXEC_SIZE = 1616;
+export const EXEC_SIZE = 2392;
 export const CONNECT_SIZE = 888;
 export const EXIT_SIZE = 848;
-export const READY_SIZE = 32;
+export const FILE_SIZE = 1368;
+export const PTRACE_SIZE = 872;
+export const MOUNT_SIZE = 1424;
+export const NS_SIZE = 848;
+export const MODULE_SIZE = 1160;
+export const MEMFD_SIZE = 1096;
+export const CRED_SIZE = 904;
+export const BPF_SIZE = 848;
+export const READY_SIZE = 40;
 export const COUNTERS_SIZE = 32 + 8 * NTYPES * CNT_NKINDS;
 /** No record is larger; the framing layer rejects longer frames as corrupt. */
 export const MAX_RECORD_SIZE = 64 * 1024;
@@ -46,6 +90,7 @@ export interface RecordHeader {
   tgid: number;
   tid: number;
   ppid: number;
+  /** Real uid; for `setuid` records the uid before the call. */
   uid: number;
   gid: number;
   /** 0 for the initial pid namespace (a host process). */
@@ -59,13 +104,21 @@ export interface RecordHeader {
 
 export interface ExecRecord extends RecordHeader {
   kind: 'exec';
+  /** As passed to execve: may be relative (then resolve against `cwd`). */
   filename: string;
   argv: string[];
   oldTid: number;
+  /** Working directory, as seen from the process's root (container view). */
+  cwd: string;
+  /** Controlling terminal, encoded like /proc/PID/stat's tty_nr; 0 = none. */
+  tty: number;
+  /** EXEC_* bits: on overlayfs, from its upper (writable) layer, a memfd. */
+  execFlags: number;
 }
 
 export interface ConnectRecord extends RecordHeader {
-  kind: 'connect';
+  /** connect: this end -> peer; accept: local end (src) and peer (dst); listen: the bound address (src). */
+  kind: 'connect' | 'accept' | 'listen';
   family: 'ipv4' | 'ipv6';
   protocol: number;
   srcAddr: string;
@@ -80,10 +133,84 @@ export interface ExitRecord extends RecordHeader {
   status: number;
 }
 
+export interface FileRecord extends RecordHeader {
+  kind: 'file.open' | 'file.unlink' | 'file.truncate';
+  path: string;
+  /** open(2) flags as passed; 0 for unlink/truncate. */
+  openFlags: number;
+  /** ON_* bits of the watch pattern that matched, and its index. */
+  matched: number;
+  pattern: number;
+}
+
+export interface PtraceRecord extends RecordHeader {
+  kind: 'ptrace';
+  request: number;
+  /** The pid argument, in the caller's pid namespace. */
+  targetVpid: number;
+  /** Host pid of the traced process; 0 when the kernel side did not find it. */
+  targetTgid: number;
+  targetComm: string;
+}
+
+export interface MountRecord extends RecordHeader {
+  kind: 'mount';
+  flags64: bigint;
+  source: string;
+  target: string;
+  fsType: string;
+}
+
+export interface NamespaceRecord extends RecordHeader {
+  kind: 'unshare' | 'setns';
+  /** CLONE_NEW* bits: passed to unshare, or the type joined by setns. */
+  nsFlags: number;
+  /** setns: the namespace file descriptor; -1 for unshare. */
+  fd: number;
+}
+
+export interface ModuleRecord extends RecordHeader {
+  kind: 'module';
+  name: string;
+  path: string;
+}
+
+export interface MemfdExecRecord extends RecordHeader {
+  kind: 'memfd_exec';
+  name: string;
+}
+
+export interface CredRecord extends RecordHeader {
+  kind: 'setuid' | 'capset';
+  /** CRED_* bits: what the call changes. */
+  which: number;
+  ruid: number;
+  euid: number;
+  suid: number;
+  fsuid: number;
+  rgid: number;
+  egid: number;
+  sgid: number;
+  fsgid: number;
+  capEffective: bigint;
+  capPermitted: bigint;
+  capInheritable: bigint;
+}
+
+export interface BpfRecord extends RecordHeader {
+  kind: 'bpf';
+  cmd: number;
+  progType: number;
+}
+
 export interface ReadyRecord {
   kind: 'ready';
   loaderPid: number;
+  /** Record types (1 << REC_*) whose programs are all attached. */
   typesMask: number;
+  /** Record types asked for; those missing from typesMask have no hook on this kernel. */
+  requestedMask: number;
+  patterns: number;
   realtimeNs: bigint;
   boottimeNs: bigint;
 }
@@ -98,7 +225,19 @@ export interface CountersRecord {
   kernel: bigint[][];
 }
 
-export type KernelRecord = ExecRecord | ConnectRecord | ExitRecord;
+export type KernelRecord =
+  | ExecRecord
+  | ConnectRecord
+  | ExitRecord
+  | FileRecord
+  | PtraceRecord
+  | MountRecord
+  | NamespaceRecord
+  | ModuleRecord
+  | MemfdExecRecord
+  | CredRecord
+  | BpfRecord;
+export type KernelRecordKind = KernelRecord['kind'];
 export type DecodedRecord = KernelRecord | ReadyRecord | CountersRecord;
 
 export type DecodeResult = { ok: true; record: DecodedRecord } | { ok: false; error: string; type?: number };
@@ -166,9 +305,185 @@ const EXPECTED_SIZE: ReadonlyMap<number, number> = new Map([
   [REC_EXEC, EXEC_SIZE],
   [REC_CONNECT, CONNECT_SIZE],
   [REC_EXIT, EXIT_SIZE],
+  [REC_ACCEPT, CONNECT_SIZE],
+  [REC_LISTEN, CONNECT_SIZE],
+  [REC_FILE_OPEN, FILE_SIZE],
+  [REC_FILE_UNLINK, FILE_SIZE],
+  [REC_FILE_TRUNCATE, FILE_SIZE],
+  [REC_PTRACE, PTRACE_SIZE],
+  [REC_MOUNT, MOUNT_SIZE],
+  [REC_UNSHARE, NS_SIZE],
+  [REC_SETNS, NS_SIZE],
+  [REC_MODULE, MODULE_SIZE],
+  [REC_MEMFD_EXEC, MEMFD_SIZE],
+  [REC_SETUID, CRED_SIZE],
+  [REC_CAPSET, CRED_SIZE],
+  [REC_BPF, BPF_SIZE],
   [REC_READY, READY_SIZE],
   [REC_COUNTERS, COUNTERS_SIZE],
 ]);
+
+/** The kernel record kind of each record type. */
+export const KIND_BY_RECORD: ReadonlyMap<number, KernelRecordKind> = new Map<number, KernelRecordKind>([
+  [REC_EXEC, 'exec'],
+  [REC_CONNECT, 'connect'],
+  [REC_EXIT, 'exit'],
+  [REC_ACCEPT, 'accept'],
+  [REC_LISTEN, 'listen'],
+  [REC_FILE_OPEN, 'file.open'],
+  [REC_FILE_UNLINK, 'file.unlink'],
+  [REC_FILE_TRUNCATE, 'file.truncate'],
+  [REC_PTRACE, 'ptrace'],
+  [REC_MOUNT, 'mount'],
+  [REC_UNSHARE, 'unshare'],
+  [REC_SETNS, 'setns'],
+  [REC_MODULE, 'module'],
+  [REC_MEMFD_EXEC, 'memfd_exec'],
+  [REC_SETUID, 'setuid'],
+  [REC_CAPSET, 'capset'],
+  [REC_BPF, 'bpf'],
+]);
+
+type Decoder = (buf: Uint8Array, dv: DataView, h: RecordHeader, type: number) => DecodeResult;
+
+function ok(record: DecodedRecord): DecodeResult {
+  return { ok: true, record };
+}
+
+function decodeArgs(buf: Uint8Array, off: number, len: number): string[] {
+  const argBytes = buf.subarray(off, off + len);
+  const argv: string[] = [];
+  let start = 0;
+  for (let i = 0; i < argBytes.length; i++) {
+    if (argBytes[i] === 0) {
+      argv.push(utf8.decode(argBytes.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  // A truncated argv ends mid-argument: keep the partial last one (flagged in `flags`).
+  if (start < argBytes.length) argv.push(utf8.decode(argBytes.subarray(start)));
+  return argv;
+}
+
+const decodeExec: Decoder = (buf, dv, h) =>
+  ok({
+    kind: 'exec',
+    ...h,
+    oldTid: dv.getUint32(844, true),
+    tty: dv.getUint32(848, true),
+    execFlags: dv.getUint32(852, true),
+    filename: cstr(buf, 856, FILENAME_LEN),
+    cwd: cstr(buf, 1112, CWD_LEN),
+    argv: decodeArgs(buf, 1368, Math.min(dv.getUint32(840, true), ARGS_LEN)),
+  });
+
+const decodeNet: Decoder = (buf, dv, h, type) => {
+  const fam = dv.getUint16(840, true);
+  if (fam !== 2 && fam !== 10) return { ok: false, error: `socket record with address family ${fam}`, type };
+  const v4 = fam === 2;
+  return ok({
+    kind: type === REC_ACCEPT ? 'accept' : type === REC_LISTEN ? 'listen' : 'connect',
+    ...h,
+    family: v4 ? 'ipv4' : 'ipv6',
+    dstPort: dv.getUint16(842, true),
+    srcPort: dv.getUint16(844, true),
+    protocol: dv.getUint32(848, true),
+    srcAddr: v4 ? ipv4(buf, 856) : ipv6(buf, 856),
+    dstAddr: v4 ? ipv4(buf, 872) : ipv6(buf, 872),
+  });
+};
+
+const decodeFile: Decoder = (buf, dv, h, type) =>
+  ok({
+    kind: type === REC_FILE_UNLINK ? 'file.unlink' : type === REC_FILE_TRUNCATE ? 'file.truncate' : 'file.open',
+    ...h,
+    openFlags: dv.getUint32(840, true),
+    matched: dv.getUint32(844, true),
+    pattern: dv.getUint32(848, true),
+    path: cstr(buf, 856, PATH_LEN),
+  });
+
+const decodeCred: Decoder = (_buf, dv, h, type) =>
+  ok({
+    kind: type === REC_CAPSET ? 'capset' : 'setuid',
+    ...h,
+    which: dv.getUint32(840, true),
+    ruid: dv.getUint32(848, true),
+    euid: dv.getUint32(852, true),
+    suid: dv.getUint32(856, true),
+    fsuid: dv.getUint32(860, true),
+    rgid: dv.getUint32(864, true),
+    egid: dv.getUint32(868, true),
+    sgid: dv.getUint32(872, true),
+    fsgid: dv.getUint32(876, true),
+    capEffective: dv.getBigUint64(880, true),
+    capPermitted: dv.getBigUint64(888, true),
+    capInheritable: dv.getBigUint64(896, true),
+  });
+
+const DECODERS: ReadonlyMap<number, Decoder> = new Map<number, Decoder>([
+  [REC_EXEC, decodeExec],
+  [REC_CONNECT, decodeNet],
+  [REC_ACCEPT, decodeNet],
+  [REC_LISTEN, decodeNet],
+  [REC_EXIT, (_b, dv, h) => ok({ kind: 'exit', ...h, status: dv.getUint32(840, true) })],
+  [REC_FILE_OPEN, decodeFile],
+  [REC_FILE_UNLINK, decodeFile],
+  [REC_FILE_TRUNCATE, decodeFile],
+  [
+    REC_PTRACE,
+    (buf, dv, h) =>
+      ok({
+        kind: 'ptrace',
+        ...h,
+        request: Number(dv.getBigInt64(840, true)),
+        targetVpid: dv.getUint32(848, true),
+        targetTgid: dv.getUint32(852, true),
+        targetComm: cstr(buf, 856, COMM_LEN),
+      }),
+  ],
+  [
+    REC_MOUNT,
+    (buf, dv, h) =>
+      ok({
+        kind: 'mount',
+        ...h,
+        flags64: dv.getBigUint64(840, true),
+        source: cstr(buf, 848, STR_LEN),
+        target: cstr(buf, 1104, STR_LEN),
+        fsType: cstr(buf, 1360, FSTYPE_LEN),
+      }),
+  ],
+  [
+    REC_UNSHARE,
+    (_b, dv, h) => ok({ kind: 'unshare', ...h, nsFlags: dv.getUint32(840, true), fd: dv.getInt32(844, true) }),
+  ],
+  [REC_SETNS, (_b, dv, h) => ok({ kind: 'setns', ...h, nsFlags: dv.getUint32(840, true), fd: dv.getInt32(844, true) })],
+  [
+    REC_MODULE,
+    (buf, _dv, h) => ok({ kind: 'module', ...h, name: cstr(buf, 840, MODNAME_LEN), path: cstr(buf, 904, STR_LEN) }),
+  ],
+  [REC_MEMFD_EXEC, (buf, _dv, h) => ok({ kind: 'memfd_exec', ...h, name: cstr(buf, 840, STR_LEN) })],
+  [REC_SETUID, decodeCred],
+  [REC_CAPSET, decodeCred],
+  [REC_BPF, (_b, dv, h) => ok({ kind: 'bpf', ...h, cmd: dv.getUint32(840, true), progType: dv.getUint32(844, true) })],
+]);
+
+function decodeCounters(dv: DataView): CountersRecord {
+  const kernel: bigint[][] = [];
+  for (let t = 0; t < NTYPES; t++) {
+    const row: bigint[] = [];
+    for (let k = 0; k < CNT_NKINDS; k++) row.push(dv.getBigUint64(32 + 8 * (t * CNT_NKINDS + k), true));
+    kernel.push(row);
+  }
+  return {
+    kind: 'counters',
+    realtimeNs: dv.getBigUint64(8, true),
+    boottimeNs: dv.getBigUint64(16, true),
+    recordsOut: dv.getBigUint64(24, true),
+    kernel,
+  };
+}
 
 /**
  * Decodes one record (the payload of one frame). Never throws: a short, oversized,
@@ -191,82 +506,22 @@ export function decodeRecord(buf: Uint8Array): DecodeResult {
       type,
     };
   }
-  switch (type) {
-    case REC_EXEC: {
-      const argsLen = Math.min(dv.getUint32(840, true), ARGS_LEN);
-      const argBytes = buf.subarray(1104, 1104 + argsLen);
-      const argv: string[] = [];
-      let start = 0;
-      for (let i = 0; i < argBytes.length; i++) {
-        if (argBytes[i] === 0) {
-          argv.push(utf8.decode(argBytes.subarray(start, i)));
-          start = i + 1;
-        }
-      }
-      // A truncated argv ends mid-argument: keep the partial last one (flagged in `flags`).
-      if (start < argBytes.length) argv.push(utf8.decode(argBytes.subarray(start)));
-      return {
-        ok: true,
-        record: {
-          kind: 'exec',
-          ...header(buf, dv),
-          oldTid: dv.getUint32(844, true),
-          filename: cstr(buf, 848, FILENAME_LEN),
-          argv,
-        },
-      };
-    }
-    case REC_CONNECT: {
-      const fam = dv.getUint16(840, true);
-      if (fam !== 2 && fam !== 10) return { ok: false, error: `connect record with address family ${fam}`, type };
-      const v4 = fam === 2;
-      return {
-        ok: true,
-        record: {
-          kind: 'connect',
-          ...header(buf, dv),
-          family: v4 ? 'ipv4' : 'ipv6',
-          dstPort: dv.getUint16(842, true),
-          srcPort: dv.getUint16(844, true),
-          protocol: dv.getUint32(848, true),
-          srcAddr: v4 ? ipv4(buf, 856) : ipv6(buf, 856),
-          dstAddr: v4 ? ipv4(buf, 872) : ipv6(buf, 872),
-        },
-      };
-    }
-    case REC_EXIT:
-      return { ok: true, record: { kind: 'exit', ...header(buf, dv), status: dv.getUint32(840, true) } };
-    case REC_READY:
-      return {
-        ok: true,
-        record: {
-          kind: 'ready',
-          loaderPid: dv.getUint32(8, true),
-          typesMask: dv.getUint32(12, true),
-          realtimeNs: dv.getBigUint64(16, true),
-          boottimeNs: dv.getBigUint64(24, true),
-        },
-      };
-    default: {
-      // REC_COUNTERS (the only type left after the size table check).
-      const kernel: bigint[][] = [];
-      for (let t = 0; t < NTYPES; t++) {
-        const row: bigint[] = [];
-        for (let k = 0; k < CNT_NKINDS; k++) row.push(dv.getBigUint64(32 + 8 * (t * CNT_NKINDS + k), true));
-        kernel.push(row);
-      }
-      return {
-        ok: true,
-        record: {
-          kind: 'counters',
-          realtimeNs: dv.getBigUint64(8, true),
-          boottimeNs: dv.getBigUint64(16, true),
-          recordsOut: dv.getBigUint64(24, true),
-          kernel,
-        },
-      };
-    }
+  if (type === REC_READY) {
+    return ok({
+      kind: 'ready',
+      loaderPid: dv.getUint32(8, true),
+      typesMask: dv.getUint32(12, true),
+      realtimeNs: dv.getBigUint64(16, true),
+      boottimeNs: dv.getBigUint64(24, true),
+      requestedMask: dv.getUint32(32, true),
+      patterns: dv.getUint32(36, true),
+    });
   }
+  if (type === REC_COUNTERS) return ok(decodeCounters(dv));
+  const decode = DECODERS.get(type);
+  // Every type in EXPECTED_SIZE other than ready/counters has a decoder.
+  if (!decode) return { ok: false, error: `unknown record type ${type}`, type };
+  return decode(buf, dv, header(buf, dv), type);
 }
 
 /**

@@ -5,11 +5,12 @@
  */
 import { createRequire } from 'node:module';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SENSOR_EVENT_TYPES, type ContainerResolver, type SensorEvent, type SensorEventType } from './convert.js';
-import { RecordPipeline, type SensorCounters } from './pipeline.js';
+import { DEFAULT_FILE_WATCHES, watchArgs, type FileWatch } from './watch.js';
+import { eventTypesOfMask, RecordPipeline, type SensorCounters } from './pipeline.js';
 import { FrameReader, type ReadyRecord } from './records.js';
 
 /** Where the build script puts the loader, relative to dist/src/sensor.js. */
@@ -22,9 +23,32 @@ export const DEFAULT_LOADER_PATH = join(
 
 const LOADER_TYPE_NAME: Record<SensorEventType, string> = {
   'process.exec': 'exec',
-  'network.connect': 'connect',
   'process.exit': 'exit',
+  'network.connect': 'connect',
+  'network.accept': 'accept',
+  'network.listen': 'listen',
+  'file.open': 'open',
+  'file.unlink': 'unlink',
+  'file.truncate': 'truncate',
+  'process.ptrace': 'ptrace',
+  'fs.mount': 'mount',
+  'ns.unshare': 'unshare',
+  'ns.setns': 'setns',
+  'kernel.module_load': 'module',
+  'process.memfd_exec': 'memfd_exec',
+  'cred.setuid': 'setuid',
+  'cred.capset': 'capset',
+  'bpf.call': 'bpf',
 };
+
+/** /proc/PID/exe of a host process; undefined when it is gone or not readable. */
+function readProcExe(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
 
 export interface SensorOptions {
   loaderPath?: string;
@@ -34,6 +58,11 @@ export interface SensorOptions {
   mode?: 'all' | 'container' | 'host';
   /** In-kernel filter on the exec'd file name (up to 4 prefixes of < 64 bytes). */
   execPathPrefixes?: string[];
+  /**
+   * Paths whose opens, deletions and truncations are reported (file.* events), matched
+   * in the kernel; default DEFAULT_FILE_WATCHES. Up to 64.
+   */
+  fileWatches?: readonly FileWatch[];
   /** Ring buffer size, a power of two (default 4096). */
   ringBufferKb?: number;
   /** Period of the loader's counters records; 0 turns them off (default 1000). */
@@ -52,8 +81,11 @@ export class Sensor {
   private stderrTail = '';
   private counterWaiters: ((c: SensorCounters) => void)[] = [];
   private readonly exited: Promise<number | null>;
+  private readonly ended: Promise<void>;
+  private streamDone = false;
   private exitCode: number | null | undefined;
   private onReady: ((r: ReadyRecord) => void) | undefined;
+  private ready: ReadyRecord | undefined;
   /** Set when the loader's stream could not be read any further. */
   streamError: string | undefined;
 
@@ -65,7 +97,9 @@ export class Sensor {
       node: opts.node ?? hostname(),
       ...(opts.queueCapacity !== undefined ? { queueCapacity: opts.queueCapacity } : {}),
       ...(opts.resolveContainer ? { resolveContainer: opts.resolveContainer } : {}),
+      readExe: readProcExe,
       onReady: (r) => {
+        this.ready = r;
         this.onReady?.(r);
         this.onReady = undefined;
       },
@@ -73,12 +107,23 @@ export class Sensor {
         for (const w of this.counterWaiters.splice(0)) w(c);
       },
     });
-    this.exited = new Promise((resolve) => {
-      child.once('close', (code) => {
-        this.exitCode = code;
+    // The loader closes stdout after its final counters record and only then detaches its
+    // programs (seconds of RCU grace periods), so the stream ends well before the process.
+    this.ended = new Promise((resolve) => {
+      const done = (): void => {
+        if (this.streamDone) return;
+        this.streamDone = true;
         this.pipeline.queue.close();
         const c = this.counters();
         for (const w of this.counterWaiters.splice(0)) w(c);
+        resolve();
+      };
+      child.stdout?.once('end', done);
+      child.once('close', done);
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('close', (code) => {
+        this.exitCode = code;
         resolve(code);
       });
     });
@@ -94,6 +139,7 @@ export class Sensor {
     const args = ['--types', types.map((t) => LOADER_TYPE_NAME[t]).join(',')];
     if (opts.mode) args.push('--mode', opts.mode);
     for (const p of opts.execPathPrefixes ?? []) args.push('--prefix', p);
+    if (types.some((t) => t.startsWith('file.'))) args.push(...watchArgs(opts.fileWatches ?? DEFAULT_FILE_WATCHES));
     if (opts.ringBufferKb !== undefined) args.push('--ringbuf-kb', String(opts.ringBufferKb));
     args.push('--counters-ms', String(opts.countersIntervalMs ?? 1000));
 
@@ -148,7 +194,7 @@ export class Sensor {
 
   /** Asks the loader for fresh kernel counters; they come after the events before them. */
   requestCounters(): Promise<SensorCounters> {
-    if (this.exitCode !== undefined) return Promise.resolve(this.counters());
+    if (this.streamDone) return Promise.resolve(this.counters());
     const p = new Promise<SensorCounters>((resolve) => this.counterWaiters.push(resolve));
     this.child.stdin?.write('c');
     return p;
@@ -156,18 +202,35 @@ export class Sensor {
 
   /**
    * Stops the loader (SIGTERM: it drains the ring buffer and sends final counters) and
-   * resolves with the final counters. Queued events stay readable until consumed.
+   * resolves with the final counters once its stream has ended; the loader process may
+   * still be detaching its programs (see waitForExit). Queued events stay readable.
    */
   async stop(): Promise<SensorCounters> {
-    if (this.exitCode === undefined) {
-      this.child.kill('SIGTERM');
-      // Backstop for a wedged loader so stop() always ends; unref'd: never keeps node alive.
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-      t.unref();
-      await this.exited;
-      clearTimeout(t);
+    if (!this.streamDone) {
+      if (this.exitCode === undefined) {
+        this.child.kill('SIGTERM');
+        // Backstop for a wedged loader so it always ends; unref'd: never keeps node alive.
+        const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+        t.unref();
+        void this.exited.then(() => clearTimeout(t));
+      }
+      await this.ended;
     }
     return this.counters();
+  }
+
+  /** Resolves with the loader's exit code once its process has ended (after stop()). */
+  waitForExit(): Promise<number | null> {
+    return this.exited;
+  }
+
+  /**
+   * Event types asked for that this kernel has no hook for (e.g. kernel.module_load
+   * without CONFIG_MODULES); the loader's stderr (`diagnostics`) says why.
+   */
+  get unavailableTypes(): SensorEventType[] {
+    const r = this.ready;
+    return r ? eventTypesOfMask(r.requestedMask & ~r.typesMask) : [];
   }
 
   /** Pid of the loader process. */

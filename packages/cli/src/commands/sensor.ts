@@ -1,16 +1,43 @@
 /**
- * `palisade sensor collect --local`: runs the eBPF sensor on this machine, evaluates every
- * event with the rule engine and prints alerts as JSON lines until SIGINT/SIGTERM or
- * --duration, then a counters summary on stderr.
+ * `palisade sensor collect`: runs the eBPF sensor on this machine and evaluates every event with
+ * the rule engine. With --local it prints alerts as JSON lines; otherwise it hands alerts (and
+ * the raw events chosen with --forward-events) to the node's publisher over its unix socket.
+ * `palisade sensor publish`: receives from the collector, spools on disk and sends batches to
+ * the server's runtime ingest endpoint over HTTPS.
+ * Both run until SIGINT/SIGTERM (or --duration) and can serve Prometheus counters on a
+ * loopback --metrics-addr.
  */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
-import { PalisadeError } from '@palisade/core';
+import { PalisadeError, isRuntimeEventType, type SensorCounterDelta } from '@palisade/core';
 import { RuleEngine } from '@palisade/rules';
-import { SENSOR_EVENT_TYPES, Sensor, type SensorCounters } from '@palisade/sensor';
+import {
+  DEFAULT_SOCKET_PATH,
+  SENSOR_EVENT_TYPES,
+  Sensor,
+  TransportClient,
+  createIngestClient,
+  parseMetricsAddr,
+  runCollector,
+  runPublisher,
+  startMetricsServer,
+  type CollectorSink,
+  type MetricFamily,
+  type MetricsAddress,
+  type MetricsServer,
+  type MetricsSource,
+  type SensorCounters,
+  type TransportItem,
+} from '@palisade/sensor';
 import { EXIT_ERROR } from '../exit-codes.js';
 import type { Io } from '../output.js';
 import { collect } from '../source-options.js';
 import { formatLoadError, ruleSources } from './rules.js';
+
+export const DEFAULT_SPOOL_DIR = '/var/lib/palisade/spool';
+export const DEFAULT_SPOOL_LIMIT = 256 * 1024 * 1024;
 
 interface CollectOptions {
   local: boolean;
@@ -18,16 +45,88 @@ interface CollectOptions {
   builtin: boolean;
   duration?: number;
   mode: 'all' | 'container' | 'host';
+  socket: string;
+  forwardEvents: string[];
+  bufferItems: number;
+  bufferBytes: number;
+  metricsAddr?: MetricsAddress;
+  node?: string;
 }
 
-function parseDuration(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new PalisadeError('E_INPUT', `--duration must be a positive number of seconds, got "${value}"`, {
-      subject: 'sensor collect',
+interface PublishOptions {
+  server?: string;
+  tokenFile?: string;
+  caFile?: string;
+  insecure: boolean;
+  socket: string;
+  spoolDir?: string;
+  spool?: string;
+  spoolLimit: number;
+  batchSize: number;
+  metricsAddr?: MetricsAddress;
+  node?: string;
+  duration?: number;
+}
+
+function parseDuration(subject: string): (value: string) => number {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new PalisadeError('E_INPUT', `--duration must be a positive number of seconds, got "${value}"`, {
+        subject,
+      });
+    return n;
+  };
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  ki: 1024,
+  mi: 1024 ** 2,
+  gi: 1024 ** 3,
+};
+
+/** `268435456`, `256Mi`, `1G`, `512k`: a whole number of bytes. */
+export function parseBytes(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgG]i?)?[bB]?$/.exec(value.trim());
+  const unit = BYTE_UNITS[(m?.[2] ?? '').toLowerCase()];
+  const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new PalisadeError('E_INPUT', `must be a size in bytes (e.g. 268435456, 256Mi, 1G), got "${value}"`, {
+      subject: flag,
     });
-  }
   return n;
+}
+
+function parseCount(flag: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 1 || n > max)
+      throw new PalisadeError('E_INPUT', `must be a whole number from 1 to ${max}, got "${value}"`, { subject: flag });
+    return n;
+  };
+}
+
+function parseEventTypes(value: string, previous: string[]): string[] {
+  const out = [...previous];
+  for (const t of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
+    if (!isRuntimeEventType(t))
+      throw new PalisadeError('E_INPUT', `unknown event type "${t}" (e.g. process.exec, network.connect)`, {
+        subject: '--forward-events',
+      });
+    out.push(t);
+  }
+  return out;
+}
+
+function parseMetrics(value: string): MetricsAddress {
+  return parseMetricsAddr(value);
 }
 
 /** The counters summary: one line per event type, then the totals of the pipeline. */
@@ -48,16 +147,67 @@ function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
 
-async function collectLocal(opts: CollectOptions, io: Io): Promise<number> {
-  if (!opts.local) {
-    throw new PalisadeError('E_UNSUPPORTED', 'only --local collection is supported for now', {
-      subject: 'sensor collect',
-    });
+function nodeName(opt: string | undefined, io: Io): string {
+  return opt ?? io.env['PALISADE_NODE_NAME'] ?? hostname();
+}
+
+/** --local: alerts (and forwarded events) straight to stdout as JSON lines. */
+class StdoutSink implements CollectorSink {
+  constructor(private readonly io: Io) {}
+  offer(item: Exclude<TransportItem, { k: 'counters' }>): boolean {
+    this.io.stdout.write(JSON.stringify(item.k === 'alert' ? item.alert : item.event) + '\n');
+    return true;
   }
+  addCounters(_delta: SensorCounterDelta): void {
+    // printed at the end from the sensor's own counters
+  }
+  droppedItems(): number {
+    return 0;
+  }
+}
+
+/** Resolves on SIGINT/SIGTERM or after `duration` seconds; `cleanup` removes the handlers. */
+function untilStopped(duration: number | undefined): { stopped: Promise<void>; cleanup: () => void } {
+  let done!: () => void;
+  const stopped = new Promise<void>((r) => (done = r));
+  const onSignal = (): void => done();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const timer = duration !== undefined ? setTimeout(done, duration * 1000) : undefined;
+  return {
+    stopped,
+    cleanup: (): void => {
+      if (timer) clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+async function maybeMetrics(
+  addr: MetricsAddress | undefined,
+  sources: MetricsSource[],
+  io: Io,
+  who: string,
+): Promise<MetricsServer | undefined> {
+  if (!addr) return undefined;
+  const srv = await startMetricsServer(addr, sources);
+  io.stderr.write(`${who}: metrics on ${srv.url}\n`);
+  return srv;
+}
+
+async function runCollect(opts: CollectOptions, io: Io): Promise<number> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new PalisadeError('E_INPUT', 'needs root to load eBPF programs (run with sudo)', {
       subject: 'sensor collect',
     });
+  }
+  if (!opts.local && !existsSync(dirname(opts.socket))) {
+    throw new PalisadeError(
+      'E_CONFIG',
+      `the publisher's socket directory ${dirname(opts.socket)} does not exist: run \`palisade sensor publish\`, pass --socket, or use --local`,
+      { subject: 'sensor collect' },
+    );
   }
   const { engine, errors } = RuleEngine.fromSources(ruleSources(opts.rules, opts.builtin));
   if (errors.length > 0) {
@@ -66,10 +216,11 @@ async function collectLocal(opts: CollectOptions, io: Io): Promise<number> {
     io.stderr.write('sensor not started: fix the rule files above\n');
     return EXIT_ERROR;
   }
+  const node = nodeName(opts.node, io);
 
   let sensor: Sensor;
   try {
-    sensor = await Sensor.start({ mode: opts.mode });
+    sensor = await Sensor.start({ mode: opts.mode, node });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new PalisadeError('E_CONFIG', `cannot start the sensor: ${oneLine(msg)}`, {
@@ -77,36 +228,58 @@ async function collectLocal(opts: CollectOptions, io: Io): Promise<number> {
       cause: err,
     });
   }
-
-  let stopping: Promise<SensorCounters> | undefined;
-  const stop = (): void => {
-    stopping ??= sensor.stop();
-  };
-  const onSignal = (): void => stop();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const timer = opts.duration !== undefined ? setTimeout(stop, opts.duration * 1000) : undefined;
-
-  let alerts = 0;
+  const log = (l: string): void => void io.stderr.write(l + '\n');
+  const transport = opts.local
+    ? undefined
+    : new TransportClient({
+        socketPath: opts.socket,
+        node,
+        maxBufferedItems: opts.bufferItems,
+        maxBufferedBytes: opts.bufferBytes,
+        log,
+      });
+  transport?.start();
+  const collector = runCollector({
+    sensor,
+    engine,
+    transport: transport ?? new StdoutSink(io),
+    forwardTypes: opts.forwardEvents,
+    log,
+  });
+  let metrics: MetricsServer | undefined;
+  const stop = untilStopped(opts.duration);
   let counters: SensorCounters;
+  let alerts = 0;
   try {
+    metrics = await maybeMetrics(
+      opts.metricsAddr,
+      [(): MetricFamily[] => collector.metrics(), ...(transport ? [(): MetricFamily[] => transport.metrics()] : [])],
+      io,
+      'collector',
+    );
     io.stderr.write(
-      `sensor: collecting (${opts.mode} processes, ${engine.rules.length} rules)` +
+      `sensor: collecting (${opts.mode} processes, ${engine.rules.length} rules` +
+        (transport ? `, to the publisher at ${opts.socket}` : '') +
+        ')' +
         (opts.duration !== undefined ? ` for ${opts.duration}s` : '; Ctrl-C to stop') +
         '\n',
     );
-    for await (const ev of sensor.events()) {
-      for (const a of engine.evaluate(ev)) {
-        alerts++;
-        io.stdout.write(JSON.stringify(a) + '\n');
-      }
-    }
+    // The collector ends when the sensor's queue does, i.e. after stop() or a loader failure.
+    await Promise.race([stop.stopped, collector.done]);
   } finally {
-    if (timer) clearTimeout(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    stop();
-    counters = await (stopping ?? sensor.stop());
+    stop.cleanup();
+    counters = await sensor.stop();
+    alerts = (await collector.done).alerts;
+    if (transport) {
+      // Give the publisher a moment to take what is buffered; whatever is left is reported.
+      const flushed = await transport.close(5000);
+      const st = transport.stats();
+      if (!flushed) io.stderr.write(`collector: ${st.bufferedItems} items not acknowledged by the publisher at exit\n`);
+      io.stderr.write(
+        `collector: ${st.itemsAcked} items delivered to the publisher, ${st.dropped.alert + st.dropped.event} dropped (buffer full)\n`,
+      );
+    }
+    await metrics?.close();
   }
   io.stderr.write(formatCounters(counters, alerts));
   if (sensor.streamError !== undefined) {
@@ -117,14 +290,115 @@ async function collectLocal(opts: CollectOptions, io: Io): Promise<number> {
   return 0;
 }
 
+/** The ingest token: from --token-file (re-read per send, so a rotated Secret is picked up) or the environment. */
+function tokenSource(opts: PublishOptions, io: Io): () => string {
+  if (opts.tokenFile !== undefined) {
+    const file = opts.tokenFile;
+    const read = (): string => {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new PalisadeError(
+          'E_CONFIG',
+          `cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+          {
+            subject: file,
+          },
+        );
+      }
+      const t = text.trim();
+      if (t === '' || /\s/.test(t))
+        throw new PalisadeError('E_CONFIG', 'the token file must hold one token', { subject: file });
+      return t;
+    };
+    let last = read();
+    return (): string => {
+      try {
+        last = read();
+      } catch {
+        // Keep the last good token while a Secret is being rewritten.
+      }
+      return last;
+    };
+  }
+  const env = io.env['PALISADE_INGEST_TOKEN']?.trim();
+  if (env) return () => env;
+  throw new PalisadeError('E_CONFIG', 'no ingest token: pass --token-file FILE or set PALISADE_INGEST_TOKEN', {
+    subject: 'sensor publish',
+  });
+}
+
+async function runPublish(opts: PublishOptions, io: Io): Promise<number> {
+  const server = opts.server ?? io.env['PALISADE_SERVER_URL'];
+  if (!server)
+    throw new PalisadeError('E_CONFIG', 'no server: pass --server URL or set PALISADE_SERVER_URL', {
+      subject: 'sensor publish',
+    });
+  if (opts.caFile !== undefined && (!existsSync(opts.caFile) || !statSync(opts.caFile).isFile()))
+    throw new PalisadeError('E_CONFIG', 'CA file not found', { subject: opts.caFile });
+  const log = (l: string): void => void io.stderr.write(l + '\n');
+  const client = createIngestClient({
+    url: server,
+    token: tokenSource(opts, io),
+    ...(opts.caFile !== undefined ? { caFile: opts.caFile } : {}),
+    insecure: opts.insecure,
+    env: io.env,
+  });
+  if (opts.insecure) log('publisher: WARNING: --insecure: the server certificate is NOT verified');
+  const spoolDir = opts.spoolDir ?? opts.spool ?? DEFAULT_SPOOL_DIR;
+  const pub = await runPublisher({
+    socketPath: opts.socket,
+    spoolDir,
+    spoolLimitBytes: opts.spoolLimit,
+    client,
+    node: nodeName(opts.node, io),
+    batchMaxItems: opts.batchSize,
+    log,
+  });
+  const stop = untilStopped(opts.duration);
+  let metrics: MetricsServer | undefined;
+  try {
+    metrics = await maybeMetrics(opts.metricsAddr, [() => pub.metrics()], io, 'publisher');
+    io.stderr.write(
+      `publisher: listening on ${opts.socket}, spooling in ${spoolDir} (limit ${opts.spoolLimit} bytes), ` +
+        `sending to ${client.endpoint}${client.proxy ? ` via ${client.proxy}` : ''}\n`,
+    );
+    await stop.stopped;
+  } finally {
+    stop.cleanup();
+    await pub.stop();
+    await metrics?.close();
+  }
+  const st = pub.stats();
+  io.stderr.write(
+    `publisher: ${st.itemsReceived} items received, ${st.alertsSent} alerts and ${st.eventsSent} events sent in ` +
+      `${st.batchesSent} batches, ${st.spoolItems} still spooled, ${st.spoolDrops} dropped (spool full), ` +
+      `${st.deadLetteredBatches} batches dead-lettered\n`,
+  );
+  return 0;
+}
+
+function addCommonOptions(cmd: Command): Command {
+  const subject = `sensor ${cmd.name()}`;
+  return cmd
+    .option('--socket <path>', "the publisher's unix socket", DEFAULT_SOCKET_PATH)
+    .option('--metrics-addr <host:port>', 'serve Prometheus metrics on this loopback address', parseMetrics)
+    .option('--node <name>', 'node name (default: $PALISADE_NODE_NAME or the host name)')
+    .option('--duration <seconds>', 'stop after this many seconds', parseDuration(subject));
+}
+
 export function sensorCommand(io: Io, setExit: (code: number) => void): Command {
   const sensor = new Command('sensor').description('eBPF runtime sensor');
-  sensor
-    .command('collect')
-    .description(
-      'run the sensor on this machine (root only), evaluate every event with the rules and print alerts as JSON lines until SIGINT/SIGTERM or --duration; counters go to stderr at the end',
-    )
-    .option('--local', 'collect on this machine and print alerts to stdout', false)
+  addCommonOptions(
+    sensor
+      .command('collect')
+      .description(
+        'run the sensor on this machine (root only) and evaluate every event with the rules until SIGINT/SIGTERM or ' +
+          '--duration: alerts go to the publisher (--socket), or to stdout as JSON lines with --local; counters go to stderr at the end',
+      )
+      .option('--local', 'print alerts to stdout instead of sending them to the publisher', false),
+  )
     .option(
       '--rules <file>',
       'extra rule file, loaded after the built-in library (repeatable)',
@@ -132,12 +406,49 @@ export function sensorCommand(io: Io, setExit: (code: number) => void): Command 
       [] as string[],
     )
     .option('--no-builtin', 'use only the --rules files, without the built-in library')
-    .option('--duration <seconds>', 'stop after this many seconds', parseDuration)
     .addOption(
       new Option('--mode <mode>', 'which processes to watch').choices(['all', 'container', 'host']).default('all'),
     )
+    .option(
+      '--forward-events <types>',
+      'also send raw events of these types (comma-separated, repeatable), besides alerts',
+      parseEventTypes,
+      [] as string[],
+    )
+    .option('--buffer-items <n>', 'items held while the publisher is away', parseCount('--buffer-items'), 50_000)
+    .option(
+      '--buffer-bytes <bytes>',
+      'bytes held while the publisher is away (e.g. 64Mi)',
+      (v: string) => parseBytes(v, '--buffer-bytes'),
+      64 * 1024 * 1024,
+    )
     .action(async (opts: CollectOptions) => {
-      setExit(await collectLocal(opts, io));
+      setExit(await runCollect(opts, io));
+    });
+
+  addCommonOptions(
+    sensor
+      .command('publish')
+      .description(
+        "receive the collector's alerts and events on --socket, spool them on disk and send them to the server " +
+          '(POST /api/v1/ingest/runtime) with the cluster ingest token; honours HTTPS_PROXY / NO_PROXY',
+      )
+      .option('--server <url>', 'the Palisade server (default: $PALISADE_SERVER_URL)')
+      .option('--token-file <file>', 'file holding the cluster ingest token (default: $PALISADE_INGEST_TOKEN)'),
+  )
+    .option('--ca-file <pem>', "extra CA certificate(s) to trust for the server's certificate")
+    .option('--insecure', 'do not verify the server certificate (testing only)', false)
+    .option('--spool-dir <dir>', 'where undelivered items are kept', undefined)
+    .addOption(new Option('--spool <dir>', 'alias of --spool-dir').hideHelp())
+    .option(
+      '--spool-limit <bytes>',
+      'spool size limit (e.g. 256Mi); beyond it new items are dropped and counted',
+      (v: string) => parseBytes(v, '--spool-limit'),
+      DEFAULT_SPOOL_LIMIT,
+    )
+    .option('--batch-size <n>', 'items per request (at most 5000)', parseCount('--batch-size', 5000), 1000)
+    .action(async (opts: PublishOptions) => {
+      setExit(await runPublish(opts, io));
     });
   return sensor;
 }
