@@ -13,6 +13,7 @@ import { rulesCommand } from './commands/rules.js';
 import { scanCommand } from './commands/scan.js';
 import { sensorCommand } from './commands/sensor.js';
 import { serverCommand } from './commands/server.js';
+import { simulateCommand } from './commands/simulate.js';
 import { processIo, type Io } from './output.js';
 
 import { EXIT_ERROR } from './exit-codes.js';
@@ -39,6 +40,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     rulesCommand(io, setExit),
     sensorCommand(io, setExit),
     serverCommand(io, setExit),
+    simulateCommand(io, setExit),
     debugCommand(io, setExit),
   ]) {
     program.addCommand(c);
