@@ -5,49 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { PALISADE_VERSION, PalisadeError, type ScanReport } from '@palisade/core';
+import { PalisadeError } from '@palisade/core';
 import { tempDir } from '@palisade/testkit';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { createScanQueue } from '../../src/worker/queue.js';
-import type { VulnDbHolder } from '../../src/worker/vulndb.js';
+import { emptyReport, fakeDb, until } from './fakes.js';
 import { createScanWorker, type ScanFn } from '../../src/worker/worker.js';
 
 const KEY = Buffer.alloc(32, 6);
-
-const fakeDb: VulnDbHolder = {
-  status: () => ({ loaded: true, path: 'x', builtAt: null, error: null }),
-  acquire: () => ({
-    db: {
-      path: 'x',
-      status: () => ({ schemaVersion: 1, builtAt: '', feeds: [] }),
-      match: () => [],
-      close: () => undefined,
-    },
-    release: () => undefined,
-  }),
-  close: () => undefined,
-};
-
-function report(ref: string, digest: string): ScanReport {
-  return {
-    schemaVersion: 1,
-    generator: { name: 'palisade', version: PALISADE_VERSION },
-    createdAt: new Date().toISOString(),
-    artifact: { name: ref, kind: 'registry', digest, layers: [] },
-    packages: [],
-    vulnerabilities: [],
-    warnings: [],
-  };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>): Promise<T> {
-  for (let i = 0; i < 800; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 async function runWith(scan: ScanFn, check: (storage: Storage, scanId: string) => Promise<void>): Promise<void> {
   const dir = tempDir();
@@ -84,7 +49,7 @@ test('an auth refusal is retried, and the scan succeeds once the credentials wor
     calls++;
     if (calls === 1)
       return Promise.reject(new PalisadeError('E_AUTH', 'unauthorized: token revoked', { subject: ref }));
-    return Promise.resolve(report(ref, `sha256:${'ab'.repeat(32)}`));
+    return Promise.resolve(emptyReport(ref, `sha256:${'ab'.repeat(32)}`));
   };
   await runWith(scan, async (storage, id) => {
     const done = await until('the scan to succeed', async () => {

@@ -5,52 +5,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { PALISADE_VERSION, type ScanReport } from '@palisade/core';
 import { pushLayout, startRegistry, tempDir, writeOciLayout } from '@palisade/testkit';
 import { openStorage } from '../../src/storage/index.js';
 import { createScanQueue } from '../../src/worker/queue.js';
-import type { VulnDbHolder } from '../../src/worker/vulndb.js';
+import { emptyReport, fakeDb, until } from './fakes.js';
 import { createScanWorker, type ScanFn } from '../../src/worker/worker.js';
 import type { publishReport } from '../../src/registry/index.js';
 import { bearer, testApp } from '../http/helpers.js';
 
 const KEY = Buffer.alloc(32, 5);
 
-// The injected scan function ignores the DB; the worker only passes it on.
-const fakeDb: VulnDbHolder = {
-  status: () => ({ loaded: true, path: 'x', builtAt: null, error: null }),
-  acquire: () => ({
-    db: {
-      path: 'x',
-      status: () => ({ schemaVersion: 1, builtAt: '', feeds: [] }),
-      match: () => [],
-      close: () => undefined,
-    },
-    release: () => undefined,
-  }),
-  close: () => undefined,
-};
-
 function fakeScan(digest: string): ScanFn {
-  return (ref) =>
-    Promise.resolve<ScanReport>({
-      schemaVersion: 1,
-      generator: { name: 'palisade', version: PALISADE_VERSION },
-      createdAt: new Date().toISOString(),
-      artifact: { name: ref, kind: 'registry', digest, layers: [] },
-      packages: [],
-      vulnerabilities: [],
-      warnings: [],
-    });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+  return (ref) => Promise.resolve(emptyReport(ref, digest));
 }
 
 test('a publish that fails leaves the scan succeeded, with publishError in GET /api/v1/scans/{id}', async () => {

@@ -5,52 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { PALISADE_VERSION, type ScanReport } from '@palisade/core';
 import { tempDir } from '@palisade/testkit';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { createScanQueue } from '../../src/worker/queue.js';
-import type { VulnDbHolder } from '../../src/worker/vulndb.js';
+import { emptyReport, fakeDb, until } from './fakes.js';
 import { createScanWorker, type ScanFn } from '../../src/worker/worker.js';
 import { TestClock } from '../storage/harness.js';
 
 const KEY = Buffer.alloc(32, 3);
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
-
-// The worker only needs a DB handle to pass on; the injected scan function ignores it.
-const fakeDb: VulnDbHolder = {
-  status: () => ({ loaded: true, path: 'x', builtAt: null, error: null }),
-  acquire: () => ({
-    db: {
-      path: 'x',
-      status: () => ({ schemaVersion: 1, builtAt: '', feeds: [] }),
-      match: () => [],
-      close: () => undefined,
-    },
-    release: () => undefined,
-  }),
-  close: () => undefined,
-};
-
-function report(ref: string, at: string): ScanReport {
-  return {
-    schemaVersion: 1,
-    generator: { name: 'palisade', version: PALISADE_VERSION },
-    createdAt: at,
-    artifact: { name: ref, kind: 'registry', digest: DIGEST, layers: [] },
-    packages: [],
-    vulnerabilities: [],
-    warnings: [],
-  };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>): Promise<T> {
-  for (let i = 0; i < 400; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 test('a job left running by a killed worker is recovered and completed after restart', async () => {
   const dir = tempDir();
@@ -97,7 +60,7 @@ test('a job left running by a killed worker is recovered and completed after res
     const second = s2;
     assert.equal((await second.jobs.get(job.id))?.status, 'running');
     assert.equal((await second.scans.get(scan.id))?.status, 'running');
-    const ok: ScanFn = async (ref) => report(ref, clock.now().toISOString());
+    const ok: ScanFn = async (ref) => emptyReport(ref, DIGEST, clock.now().toISOString());
     clock.advance(leaseMs + 1_000);
     const w2 = createScanWorker({
       storage: second,
