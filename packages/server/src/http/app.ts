@@ -26,6 +26,7 @@ import { DEFAULT_BODY_LIMIT } from '../config/index.js';
 import { DISTRIBUTION_EVENTS_MEDIA_TYPE, webhookTokenOf } from '../registry/index.js';
 import type { IngestAuthenticator, IngestCluster } from '../runtime/auth.js';
 import type { RuntimePipeline } from '../runtime/pipeline.js';
+import type { ClusterRouteSettings } from './cluster-routes.js';
 
 export interface AppLogOptions {
   level: string;
@@ -52,6 +53,8 @@ export interface AppDependencies {
   runtime?: RuntimePipeline;
   /** Checks cluster ingest tokens (absent: every ingest request is 401). */
   ingestAuth?: IngestAuthenticator;
+  /** The clusters routes' settings (server config `clusters`); absent: exec plugins refused, defaults. */
+  clusters?: ClusterRouteSettings;
 }
 
 declare module 'fastify' {
@@ -140,8 +143,14 @@ export function createApp(deps: AppDependencies): FastifyInstance {
   );
 
   app.addHook('onRequest', async (req, reply) => {
-    const path = req.url.split('?', 1)[0] ?? '';
-    if (!path.startsWith('/api/')) return;
+    // Decide from the route the router matched, never from the raw URL: the router decodes
+    // %XX escapes, so a prefix test on req.url let `/%61pi/v1/tokens` reach an admin route as if
+    // it were a public page. Every matched route needs a token unless its table entry says
+    // `role: null`; unmatched requests (console files, 404s) carry no API data.
+    const matched = req.routeOptions.url !== undefined;
+    const { config } = req.routeOptions;
+    if (matched && config.role === null && config.webhook !== true && config.ingest !== true) return;
+    if (!matched && !looksLikeApiPath(req.url)) return;
     if (req.routeOptions.config.webhook) {
       // Before the body is read: a wrong token costs at most one indexed lookup (usually none:
       // the registry is cached) and enqueues nothing. The handler gets the registry from here.
@@ -274,6 +283,18 @@ export function createApp(deps: AppDependencies): FastifyInstance {
     });
   }
   return app;
+}
+
+/** `/api/…` after decoding and collapsing slashes: unknown API paths answer 401 before 404. */
+function looksLikeApiPath(url: string): boolean {
+  const raw = url.split('?', 1)[0] ?? '';
+  let path: string;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    return true; // undecodable: treat as API, so it needs a token
+  }
+  return path.replace(/\/{2,}/g, '/').startsWith('/api/');
 }
 
 export function errorBody(code: string, message: string): { error: { code: string; message: string } } {

@@ -25,6 +25,37 @@ forEachBackend((h) => {
     await app.close();
   });
 
+  test('encoded or doubled slashes in the path never skip authentication or roles', async () => {
+    const db = await h.fresh();
+    const { app, tokens } = await testApp(await db.open());
+    // The router decodes %XX and these all reach real API routes; none may be treated as public.
+    for (const url of [
+      '/%61pi/v1/tokens',
+      '/%2561pi/v1/tokens',
+      '/api/v1/%74okens',
+      '/%61pi/v1/clusters',
+      '//api/v1/tokens',
+    ]) {
+      const r = await app.inject({ method: 'GET', url });
+      assert.ok(r.statusCode === 401 || r.statusCode === 404, `${url} answered ${r.statusCode} without a token`);
+      assert.doesNotMatch(r.body, /pal_|"items"/, url);
+    }
+    const encodedAdmin = await app.inject({ method: 'GET', url: '/%61pi/v1/tokens', headers: bearer(tokens.reader) });
+    assert.equal(encodedAdmin.statusCode, 403, 'a reader token stays a reader behind an encoded path');
+    const post = await app.inject({
+      method: 'POST',
+      url: '/%61pi/v1/tokens',
+      payload: { name: 'x', role: 'admin' },
+    });
+    assert.equal(post.statusCode, 401);
+    // Token-authenticated routes (cluster ingest) keep their own check behind an encoded path.
+    const ingest = await app.inject({ method: 'POST', url: '/%61pi/v1/ingest/runtime', payload: {} });
+    assert.equal(ingest.statusCode, 401);
+    // The public operational endpoints stay public.
+    assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+    await app.close();
+  });
+
   test('roles: reader reads, operator also scans, admin also manages registries and tokens', async () => {
     const db = await h.fresh();
     const { app, tokens } = await testApp(await db.open());
