@@ -9,12 +9,26 @@ import { Vulnerabilities } from './pages/Vulnerabilities.js';
 import { VulnerabilityPage } from './pages/VulnerabilityPage.js';
 import { Scans } from './pages/Scans.js';
 import { Settings } from './pages/Settings.js';
+import { Clusters } from './pages/Clusters.js';
+import { ClusterPage } from './pages/ClusterPage.js';
+import { Alerts } from './pages/Alerts.js';
+import { AlertPage } from './pages/AlertPage.js';
 
 const NAV: Array<{ href: string; label: string; icon: string }> = [
   { href: '/', label: 'Overview', icon: 'M3 13h8V3H3zm0 8h8v-6H3zm10 0h8V11h-8zm0-18v6h8V3z' },
   { href: '/images', label: 'Images', icon: 'M21 16V8l-9-5-9 5v8l9 5zM3.3 7.6 12 12.5l8.7-4.9M12 22V12.5' },
   { href: '/vulnerabilities', label: 'Vulnerabilities', icon: 'M12 2 2 20h20zM12 9v5m0 3v.01' },
   { href: '/scans', label: 'Scans', icon: 'M4 7V4h3m10 0h3v3m0 10v3h-3M7 20H4v-3M4 12h16' },
+  {
+    href: '/clusters',
+    label: 'Clusters',
+    icon: 'M12 2.5 20.5 7v10L12 21.5 3.5 17V7zM12 8.5a3.5 3.5 0 1 0 0 7 3.5 3.5 0 0 0 0-7zM12 2.5v6m0 7v6M3.5 7l5.5 3.2m6 3.6 5.5 3.2',
+  },
+  {
+    href: '/alerts',
+    label: 'Alerts',
+    icon: 'M6 16V11a6 6 0 1 1 12 0v5l1.5 2h-15zM10 20.5a2 2 0 0 0 4 0',
+  },
   {
     href: '/settings',
     label: 'Settings',
@@ -28,10 +42,16 @@ function route(path: string): ReactNode {
   if (path === '/vulnerabilities') return <Vulnerabilities />;
   if (path === '/scans') return <Scans />;
   if (path === '/settings') return <Settings />;
+  if (path === '/clusters') return <Clusters />;
+  if (path === '/alerts') return <Alerts />;
   let m = match('/images/:digest', path);
   if (m?.['digest']) return <ImagePage key={m['digest']} digest={m['digest']} />;
   m = match('/vulnerabilities/:id', path);
   if (m?.['id']) return <VulnerabilityPage key={m['id']} id={m['id']} />;
+  m = match('/clusters/:id', path);
+  if (m?.['id']) return <ClusterPage key={m['id']} id={m['id']} />;
+  m = match('/alerts/:id', path);
+  if (m?.['id']) return <AlertPage key={m['id']} id={m['id']} />;
   return (
     <div className="state empty">
       <strong>Page not found</strong>

@@ -462,3 +462,445 @@ async function vulnerabilityFromLists(id: string, signal?: AbortSignal): Promise
   affected.sort((a, b) => a.image.repository.localeCompare(b.image.repository));
   return { vulnerability: vuln, images: { items: affected, total: affected.length, nextCursor: null } };
 }
+
+// ---------- clusters (docs/clusters.md) ----------
+
+export const CLUSTER_STATUSES = [
+  'agent_only',
+  'pending',
+  'ok',
+  'auth_expired',
+  'auth_failed',
+  'forbidden',
+  'unreachable',
+  'incomplete',
+  'config',
+  'error',
+] as const;
+export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
+
+export interface Cluster {
+  id: string;
+  name: string;
+  context: string | null;
+  hasKubeconfig: boolean;
+  intervalSeconds: number;
+  ingestTokenPrefix: string | null;
+  status: ClusterStatus;
+  lastAttemptAt: string | null;
+  lastSnapshotId: string | null;
+  lastSnapshotAt: string | null;
+  lastCompleteSnapshotId: string | null;
+  lastCompleteSnapshotAt: string | null;
+  lastError: string | null;
+  lastErrorCode: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ClusterCreated {
+  cluster: Cluster;
+  /** Shown once: the cluster's sensors and audit forwarder send it. */
+  ingestToken: string;
+}
+
+export interface ClusterSnapshot {
+  id: string;
+  clusterId: string;
+  takenAt: string;
+  finishedAt: string;
+  durationMs: number;
+  complete: boolean;
+  errors: Array<{ kind: string; message: string }>;
+  notServed: string[];
+  counts: Record<string, number>;
+  objects: number;
+  changes: { added: number; removed: number; modified: number } | null;
+  findings: number | null;
+}
+
+export interface InventoryContainer {
+  name: string;
+  type?: 'container' | 'init' | 'ephemeral';
+  image: string | null;
+  imageDigest: string | null;
+  imageID?: string | null;
+  ready?: boolean;
+  restartCount?: number;
+}
+
+export interface InventoryObject {
+  apiVersion: string;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  uid: string | null;
+  resourceVersion: string | null;
+  createdAt: string | null;
+  labels: Record<string, string>;
+  /** Kind-specific facts; pods and workloads have `containers`. */
+  summary: Record<string, unknown>;
+}
+
+export interface Inventory {
+  cluster: { id: string; name: string; status: ClusterStatus; lastError: string | null };
+  snapshot: ClusterSnapshot | null;
+  counts: Record<string, number>;
+  objects: Page<InventoryObject>;
+}
+
+export type ChangeType = 'added' | 'removed' | 'modified';
+
+export interface ClusterChange {
+  clusterId: string;
+  snapshotId: string;
+  takenAt: string;
+  apiVersion: string;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  change: ChangeType;
+  summary: string;
+}
+
+export interface PostureFinding {
+  clusterId: string;
+  snapshotId: string;
+  id: string;
+  checkId: string;
+  checkVersion: number;
+  title: string;
+  severity: Severity;
+  apiVersion: string | null;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  path: string;
+  message: string;
+  remediation: string;
+  frameworks: Record<string, string[]>;
+  pss: { level: string; control: string; version: string } | null;
+}
+
+export const ATTACK_TARGET_KINDS = ['cluster', 'node', 'secrets', 'namespace', 'workload'] as const;
+export type AttackTargetKind = (typeof ATTACK_TARGET_KINDS)[number];
+
+export interface AttackStep {
+  kind: 'entry' | 'workload' | 'image' | 'privilege' | 'target';
+  id: string;
+  label: string;
+  name: string;
+  namespace: string | null;
+  /** Service, Ingress, Deployment, Node…; null otherwise. */
+  objectKind: string | null;
+  mitre: string[];
+  /** How the attacker moves from the previous step; absent on the entry. */
+  edge?: { relation: string; mitre: string[] };
+  vulnerabilities?: {
+    critical: number;
+    high: number;
+    medium: number;
+    low: number;
+    kev: number;
+    fixable: number;
+    epss?: number;
+  };
+  /** Image steps: the scanned digest the counts are of. */
+  digest?: string;
+  /** `reference`: the running digest was not scanned; the newest scan of the same tag stood in. */
+  vulnerabilitySource?: 'digest' | 'reference';
+  vulnerabilityIds?: string[];
+}
+
+export interface AttackPath {
+  clusterId: string;
+  snapshotId: string;
+  id: string;
+  rank: number;
+  score: number;
+  severity: Severity;
+  explanation: string;
+  factors: { exposure: number; exploitability: number; impact: number };
+  workload: { namespace: string | null; apiVersion: string; kind: string; name: string };
+  target: { kind: AttackTargetKind; name: string };
+  steps: AttackStep[];
+  mitre: string[];
+}
+
+export interface AttackPathQuery {
+  severity?: Severity[];
+  namespace?: string;
+  target?: AttackTargetKind;
+  limit?: number;
+  offset?: number;
+}
+
+/** What the clusters list shows per cluster beyond the cluster record. */
+export interface ClusterFigures {
+  objects: number | null;
+  findings: SeverityCounts | null;
+}
+
+export interface InventoryQuery {
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface ChangesQuery {
+  snapshot?: string;
+  kind?: string;
+  namespace?: string;
+  change?: ChangeType;
+  limit?: number;
+  offset?: number;
+}
+
+export interface ClusterFindingsQuery {
+  severity?: Severity[];
+  check?: string;
+  namespace?: string;
+  kind?: string;
+  limit?: number;
+  offset?: number;
+}
+
+// ---------- runtime alerts (docs/runtime-alerts.md) ----------
+
+export interface MitreRef {
+  tactic: string;
+  tacticId: string;
+  technique: string;
+}
+
+export interface AlertRecord {
+  id: string;
+  alertId: string;
+  clusterId: string;
+  ruleId: string;
+  severity: Severity;
+  title: string;
+  output: string;
+  time: string;
+  receivedAt: string;
+  origin: 'sensor' | 'server';
+  node: string;
+  namespace: string | null;
+  pod: string | null;
+  workloadKind: string | null;
+  workloadName: string | null;
+  containerId: string | null;
+  containerName: string | null;
+  image: string | null;
+  imageDigest: string | null;
+  process: { pid: number; exe: string; argv: string[] } | null;
+  peer: { address: string; port: number; protocol: string; direction: 'outbound' | 'inbound' | 'listen' } | null;
+  groupId: string;
+  fields: Record<string, string>;
+  mitre: MitreRef[];
+  tags: string[];
+}
+
+export interface ProcessNode {
+  pid: number;
+  exe: string;
+  argv: string[];
+  /** This process did what the alert is about. */
+  alerting: boolean;
+  children: ProcessNode[];
+}
+
+export interface AlertDetail {
+  alert: AlertRecord;
+  /** The raw events that matched. */
+  events: Array<Record<string, unknown>>;
+  /** Roots first (oldest ancestor), down to the alerting process. */
+  processTree: ProcessNode[];
+}
+
+export interface AlertGroup {
+  id: string;
+  clusterId: string;
+  ruleId: string;
+  title: string;
+  workloadKey: string;
+  namespace: string | null;
+  workloadKind: string | null;
+  workloadName: string | null;
+  image: string | null;
+  node: string;
+  windowStart: string;
+  windowEnd: string;
+  firstTime: string;
+  lastTime: string;
+  count: number;
+  severity: Severity;
+  latestAlertId: string;
+}
+
+export interface SensorCounters {
+  clusterId: string;
+  node: string;
+  seen: Record<string, number>;
+  kernelDrops: number;
+  userDrops: number;
+  spoolDrops: number;
+  batches: number;
+  sensorVersion: string;
+  lastReportAt: string;
+}
+
+export interface AlertQuery {
+  severity?: Severity[];
+  ruleId?: string;
+  clusterId?: string;
+  namespace?: string;
+  groupId?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+  offset?: number;
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof ApiError && (e.status === 404 || e.status === 405);
+}
+
+export const clustersApi = {
+  async list(signal?: AbortSignal): Promise<Cluster[]> {
+    return list<Cluster>(await request<unknown>('/clusters', { signal }), 'items');
+  },
+
+  async get(id: string, signal?: AbortSignal): Promise<Cluster> {
+    return request<Cluster>(`/clusters/${enc(id)}`, { signal });
+  },
+
+  async create(input: {
+    name: string;
+    kubeconfig?: string;
+    context?: string;
+    intervalSeconds?: number;
+  }): Promise<ClusterCreated> {
+    return request<ClusterCreated>('/clusters', { method: 'POST', body: input });
+  },
+
+  async remove(id: string): Promise<void> {
+    await request<unknown>(`/clusters/${enc(id)}`, { method: 'DELETE' });
+  },
+
+  async rotateIngestToken(id: string): Promise<ClusterCreated> {
+    return request<ClusterCreated>(`/clusters/${enc(id)}/ingest-token`, { method: 'POST', body: {} });
+  },
+
+  /** Queue a snapshot now; `deduplicated` when one was already queued or running. */
+  async snapshotNow(id: string): Promise<{ deduplicated: boolean }> {
+    const d = await request<{ deduplicated?: boolean }>(`/clusters/${enc(id)}/snapshots`, {
+      method: 'POST',
+      body: {},
+    });
+    return { deduplicated: d.deduplicated === true };
+  },
+
+  async snapshots(
+    id: string,
+    paging: { limit?: number; offset?: number } = {},
+    signal?: AbortSignal,
+  ): Promise<Page<ClusterSnapshot>> {
+    return page<ClusterSnapshot>(
+      await request<unknown>(`/clusters/${enc(id)}/snapshots${queryString(paging)}`, { signal }),
+    );
+  },
+
+  async inventory(id: string, query: InventoryQuery = {}, signal?: AbortSignal): Promise<Inventory> {
+    const d = await request<Partial<Inventory>>(`/clusters/${enc(id)}/inventory${queryString({ ...query })}`, {
+      signal,
+    });
+    return {
+      cluster: d.cluster ?? { id, name: id, status: 'pending', lastError: null },
+      snapshot: d.snapshot ?? null,
+      counts: d.counts ?? {},
+      objects: page<InventoryObject>(d.objects),
+    };
+  },
+
+  async changes(id: string, query: ChangesQuery = {}, signal?: AbortSignal): Promise<Page<ClusterChange>> {
+    return page<ClusterChange>(
+      await request<unknown>(`/clusters/${enc(id)}/changes${queryString({ ...query })}`, { signal }),
+    );
+  },
+
+  async findings(id: string, query: ClusterFindingsQuery = {}, signal?: AbortSignal): Promise<Page<PostureFinding>> {
+    return page<PostureFinding>(
+      await request<unknown>(`/clusters/${enc(id)}/findings${queryString({ ...query })}`, { signal }),
+    );
+  },
+
+  /** Attack paths by rank; null when this server has no attack-paths route. */
+  async attackPaths(id: string, query: AttackPathQuery = {}, signal?: AbortSignal): Promise<Page<AttackPath> | null> {
+    try {
+      return page<AttackPath>(
+        await request<unknown>(`/clusters/${enc(id)}/attack-paths${queryString({ ...query })}`, { signal }),
+      );
+    } catch (e) {
+      // An unknown route answers 404 "no route"; a known cluster without paths answers 200 [].
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  },
+
+  /**
+   * Objects in the inventory and findings by severity, for the clusters list: the API has no
+   * per-severity totals, so one `limit=1` query per severity reads each total.
+   */
+  async figures(c: Cluster, signal?: AbortSignal): Promise<ClusterFigures> {
+    if (!c.lastCompleteSnapshotId) return { objects: null, findings: null };
+    const inv = clustersApi.inventory(c.id, { limit: 1 }, signal);
+    const totals = await Promise.all(
+      SEVERITIES.map(async (s) => (await clustersApi.findings(c.id, { severity: [s], limit: 1 }, signal)).total),
+    );
+    const findings = Object.fromEntries(SEVERITIES.map((s, i) => [s, totals[i] ?? 0])) as SeverityCounts;
+    return { objects: (await inv).objects.total, findings };
+  },
+};
+
+export const alertsApi = {
+  async list(query: AlertQuery = {}, signal?: AbortSignal): Promise<Page<AlertRecord>> {
+    return page<AlertRecord>(await request<unknown>(`/alerts${queryString({ ...query })}`, { signal }));
+  },
+
+  async get(id: string, signal?: AbortSignal): Promise<AlertDetail> {
+    const d = await request<Partial<AlertDetail>>(`/alerts/${enc(id)}`, { signal });
+    if (!d.alert) throw new ApiError(404, 'E_NOT_FOUND', `No alert ${id}`);
+    return { alert: d.alert, events: d.events ?? [], processTree: d.processTree ?? [] };
+  },
+
+  async groups(query: Omit<AlertQuery, 'groupId'> = {}, signal?: AbortSignal): Promise<Page<AlertGroup>> {
+    return page<AlertGroup>(await request<unknown>(`/alert-groups${queryString({ ...query })}`, { signal }));
+  },
+
+  async sensors(clusterId?: string, signal?: AbortSignal): Promise<SensorCounters[]> {
+    return list<SensorCounters>(
+      await request<unknown>(`/runtime/sensors${queryString({ clusterId })}`, { signal }),
+      'items',
+    );
+  },
+};
+
+/**
+ * Which of these image digests the server has scanned (so a link to the image page leads
+ * somewhere): one digest search each, at most 4 at a time and 40 in all.
+ */
+export async function knownImageDigests(digests: Iterable<string>, signal?: AbortSignal): Promise<Set<string>> {
+  const queue = [...new Set(digests)].filter((d) => /^[a-z0-9]+:[a-f0-9]{32,128}$/.test(d)).slice(0, 40);
+  const known = new Set<string>();
+  const work = async (): Promise<void> => {
+    for (let d = queue.shift(); d; d = queue.shift()) {
+      const found = await api.images({ q: d, limit: 5 }, signal);
+      if (found.items.some((i) => i.digest === d)) known.add(d);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, work));
+  return known;
+}

@@ -1,4 +1,4 @@
-import { useMemo, useState, type ReactNode } from 'react';
+import { useMemo, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { SEVERITIES, type Severity, type SeverityCounts, type SortOrder } from './api.js';
 import { errorText, num } from './util.js';
 
@@ -389,5 +389,134 @@ export function SeverityFilter({
         );
       })}
     </div>
+  );
+}
+
+/** Severities from a comma-separated URL parameter, unknown names dropped, in severity order. */
+export function parseSeverities(v: string | null): Severity[] {
+  if (!v) return [];
+  const wanted = new Set(v.split(','));
+  return SEVERITIES.filter((s) => wanted.has(s));
+}
+
+/** A non-negative paging offset from a URL parameter. */
+export function parseOffset(v: string | null): number {
+  return Math.max(0, Math.floor(Number(v ?? 0)) || 0);
+}
+
+/** One labelled figure in a `.facts` strip. */
+export function Fact({ label, children }: { label: string; children: ReactNode }): ReactNode {
+  return (
+    <div className="fact">
+      <div className="fact-label">{label}</div>
+      <div className="fact-value">{children}</div>
+    </div>
+  );
+}
+
+/** A button that asks once more before acting. */
+export function ConfirmButton({
+  label,
+  confirm,
+  onConfirm,
+}: {
+  label: string;
+  confirm: string;
+  onConfirm: () => Promise<void>;
+}): ReactNode {
+  const [armed, setArmed] = useState(false);
+  const [busy, setBusy] = useState(false);
+  if (!armed) {
+    return (
+      <button type="button" className="btn small danger-ghost" onClick={() => setArmed(true)}>
+        {label}
+      </button>
+    );
+  }
+  return (
+    <span className="confirm">
+      <button
+        type="button"
+        className="btn small danger"
+        disabled={busy}
+        autoFocus
+        onClick={() => {
+          setBusy(true);
+          void onConfirm().finally(() => {
+            setBusy(false);
+            setArmed(false);
+          });
+        }}
+      >
+        {confirm}
+      </button>
+      <button type="button" className="btn small ghost" onClick={() => setArmed(false)}>
+        Cancel
+      </button>
+    </span>
+  );
+}
+
+/**
+ * Tabs whose selection lives in the URL (`?tab=`), so a tab can be linked. Arrow keys move
+ * between tabs, as the WAI-ARIA tabs pattern asks.
+ */
+export function Tabs<T extends string>({
+  tabs,
+  value,
+  onChange,
+  label,
+}: {
+  tabs: ReadonlyArray<readonly [T, ReactNode]>;
+  value: T;
+  onChange: (tab: T) => void;
+  label: string;
+}): ReactNode {
+  const keys = tabs.map(([t]) => t);
+  const onKey = (e: KeyboardEvent<HTMLDivElement>): void => {
+    const i = keys.indexOf(value);
+    const next =
+      e.key === 'ArrowRight' ? keys[(i + 1) % keys.length] : e.key === 'ArrowLeft' ? keys.at(i - 1) : undefined;
+    if (next === undefined) return;
+    e.preventDefault();
+    onChange(next);
+    // Focus follows the selection once React has rendered it.
+    requestAnimationFrame(() => document.getElementById(`tab-${next}`)?.focus());
+  };
+  return (
+    <div className="tabs" role="tablist" aria-label={label} onKeyDown={onKey}>
+      {tabs.map(([t, text]) => (
+        <button
+          key={t}
+          id={`tab-${t}`}
+          type="button"
+          role="tab"
+          aria-selected={value === t}
+          tabIndex={value === t ? 0 : -1}
+          className={value === t ? 'on' : ''}
+          onClick={() => onChange(t)}
+        >
+          {text}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** A server-paged table: the rows of one page and the pager under it. */
+export function PagedTable<T>(
+  props: Parameters<typeof Table<T>>[0] & {
+    offset: number;
+    limit: number;
+    total: number;
+    onPage: (offset: number) => void;
+  },
+): ReactNode {
+  const { offset, limit, total, onPage, ...table } = props;
+  return (
+    <>
+      <Table {...table} />
+      <Pager offset={offset} limit={limit} total={total} onChange={onPage} />
+    </>
   );
 }

@@ -4,6 +4,7 @@ import {
   CopyButton,
   Empty,
   ErrorState,
+  Fact,
   FixBadge,
   KevBadge,
   PageHeader,
@@ -12,6 +13,7 @@ import {
   SeverityFilter,
   Spinner,
   Table,
+  Tabs,
   type Column,
 } from '../components.js';
 import { Link, setSearch, useLocation } from '../router.js';
@@ -153,26 +155,16 @@ export function ImagePage({ digest }: { digest: string }): ReactNode {
         </p>
       )}
 
-      <div className="tabs" role="tablist">
-        {(
-          [
-            ['vulnerabilities', `Vulnerabilities (${num.format(vulnerabilities.length)})`],
-            ['packages', `Packages (${num.format(packages.length)})`],
-            ['layers', `Layers (${num.format(layers.length)})`],
-          ] as const
-        ).map(([t, label]) => (
-          <button
-            key={t}
-            type="button"
-            role="tab"
-            aria-selected={tab === t}
-            className={tab === t ? 'on' : ''}
-            onClick={() => setSearch({ tab: t === 'vulnerabilities' ? undefined : t })}
-          >
-            {label}
-          </button>
-        ))}
-      </div>
+      <Tabs
+        label="Image details"
+        value={tab}
+        onChange={(t) => setSearch({ tab: t === 'vulnerabilities' ? undefined : t })}
+        tabs={[
+          ['vulnerabilities', `Vulnerabilities (${num.format(vulnerabilities.length)})`],
+          ['packages', `Packages (${num.format(packages.length)})`],
+          ['layers', `Layers (${num.format(layers.length)})`],
+        ]}
+      />
       {!image.lastScannedAt && !image.scanId && vulnerabilities.length === 0 && packages.length === 0 ? (
         <Empty title="Not scanned yet">Use Rescan to queue a scan of this digest.</Empty>
       ) : tab === 'vulnerabilities' ? (
@@ -182,15 +174,6 @@ export function ImagePage({ digest }: { digest: string }): ReactNode {
       ) : (
         <LayersTable layers={layers} packages={packages} findings={vulnerabilities} />
       )}
-    </div>
-  );
-}
-
-function Fact({ label, children }: { label: string; children: ReactNode }): ReactNode {
-  return (
-    <div className="fact">
-      <div className="fact-label">{label}</div>
-      <div className="fact-value">{children}</div>
     </div>
   );
 }

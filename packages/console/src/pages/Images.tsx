@@ -1,15 +1,16 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import { SEVERITIES, api, type ImageQuery, type ImageSummary, type Severity, type SortOrder } from '../api.js';
+import { SEVERITIES, api, type ImageQuery, type ImageSummary, type SortOrder } from '../api.js';
 import {
   Empty,
   ErrorState,
   PageHeader,
-  Pager,
+  PagedTable,
+  parseOffset,
   SeverityBadge,
   SeverityBar,
   SeverityFilter,
   Spinner,
-  Table,
+  parseSeverities,
   type Column,
 } from '../components.js';
 import { Link, navigate, setSearch, useLocation } from '../router.js';
@@ -18,11 +19,6 @@ import { ago, dateTime, imageName, num, shortDigest, useApi } from '../util.js';
 const LIMIT = 50;
 const SORTS = ['repository', 'lastScanned', 'lastPushed', 'severity', 'total'] as const;
 type ImageSort = (typeof SORTS)[number];
-
-function parseSeverities(v: string | null): Severity[] {
-  if (!v) return [];
-  return v.split(',').filter((s): s is Severity => (SEVERITIES as readonly string[]).includes(s));
-}
 
 export function Images(): ReactNode {
   const { search } = useLocation();
@@ -35,7 +31,7 @@ export function Images(): ReactNode {
     ? (sortParam as ImageSort)
     : 'severity';
   const order: SortOrder = search.get('order') === 'asc' ? 'asc' : 'desc';
-  const offset = Math.max(0, Number(search.get('offset') ?? 0) || 0);
+  const offset = parseOffset(search.get('offset'));
 
   // The search box updates the URL (and the query) shortly after typing stops.
   const [text, setText] = useState(q);
@@ -176,7 +172,11 @@ export function Images(): ReactNode {
         <Spinner />
       ) : (
         <>
-          <Table
+          <PagedTable
+            offset={offset}
+            limit={LIMIT}
+            total={res.data.total}
+            onPage={(o) => setSearch({ offset: o ? String(o) : undefined })}
             testId="images-table"
             caption="Images"
             rows={res.data.items}
@@ -194,12 +194,6 @@ export function Images(): ReactNode {
                 </Empty>
               )
             }
-          />
-          <Pager
-            offset={offset}
-            limit={LIMIT}
-            total={res.data.total}
-            onChange={(o) => setSearch({ offset: o ? String(o) : undefined })}
           />
         </>
       )}

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type ScanRecord, type ScanStatus } from '../api.js';
-import { Empty, ErrorState, PageHeader, Pager, Spinner, Table, type Column } from '../components.js';
+import { Empty, ErrorState, PageHeader, PagedTable, Spinner, parseOffset, type Column } from '../components.js';
 import { Link, setSearch, useLocation } from '../router.js';
 import { ago, dateTime, duration, errorText, num, shortDigest, useApi } from '../util.js';
 
@@ -26,7 +26,7 @@ export function Scans(): ReactNode {
   const { search } = useLocation();
   const statusParam = search.get('status');
   const status = STATUSES.find((s) => s === statusParam);
-  const offset = Math.max(0, Number(search.get('offset') ?? 0) || 0);
+  const offset = parseOffset(search.get('offset'));
   const res = useApi((signal) => api.scans({ status, limit: LIMIT, offset }, signal), [status, offset]);
 
   // While something is queued or running, refresh every few seconds.
@@ -134,7 +134,11 @@ export function Scans(): ReactNode {
         <Spinner />
       ) : (
         <>
-          <Table
+          <PagedTable
+            offset={offset}
+            limit={LIMIT}
+            total={res.data.total}
+            onPage={(o) => setSearch({ offset: o ? String(o) : undefined })}
             testId="scans-table"
             caption="Scan history"
             rows={res.data.items}
@@ -145,12 +149,6 @@ export function Scans(): ReactNode {
                 Queue one above, or let a registry webhook trigger them.
               </Empty>
             }
-          />
-          <Pager
-            offset={offset}
-            limit={LIMIT}
-            total={res.data.total}
-            onChange={(o) => setSearch({ offset: o ? String(o) : undefined })}
           />
         </>
       )}

@@ -1,6 +1,16 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, type ApiToken, type Registry, type RegistryCreated, type Role, type TokenCreated } from '../api.js';
-import { CopyButton, Empty, ErrorState, OnceSecret, PageHeader, Spinner, Table, type Column } from '../components.js';
+import {
+  ConfirmButton,
+  CopyButton,
+  Empty,
+  ErrorState,
+  OnceSecret,
+  PageHeader,
+  Spinner,
+  Table,
+  type Column,
+} from '../components.js';
 import { absoluteUrl, ago, dateTime, errorText, useApi } from '../util.js';
 
 export function Settings(): ReactNode {
@@ -13,48 +23,6 @@ export function Settings(): ReactNode {
       <Registries />
       <Tokens />
     </div>
-  );
-}
-
-/** A button that asks once more before acting. */
-function ConfirmButton({
-  label,
-  confirm,
-  onConfirm,
-}: {
-  label: string;
-  confirm: string;
-  onConfirm: () => Promise<void>;
-}): ReactNode {
-  const [armed, setArmed] = useState(false);
-  const [busy, setBusy] = useState(false);
-  if (!armed) {
-    return (
-      <button type="button" className="btn small danger-ghost" onClick={() => setArmed(true)}>
-        {label}
-      </button>
-    );
-  }
-  return (
-    <span className="confirm">
-      <button
-        type="button"
-        className="btn small danger"
-        disabled={busy}
-        onClick={() => {
-          setBusy(true);
-          void onConfirm().finally(() => {
-            setBusy(false);
-            setArmed(false);
-          });
-        }}
-      >
-        {confirm}
-      </button>
-      <button type="button" className="btn small ghost" onClick={() => setArmed(false)}>
-        Cancel
-      </button>
-    </span>
   );
 }
 

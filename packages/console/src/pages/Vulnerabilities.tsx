@@ -1,22 +1,16 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import {
-  SEVERITIES,
-  api,
-  type Severity,
-  type SortOrder,
-  type VulnerabilityQuery,
-  type VulnerabilitySummary,
-} from '../api.js';
+import { SEVERITIES, api, type SortOrder, type VulnerabilityQuery, type VulnerabilitySummary } from '../api.js';
 import {
   Empty,
   ErrorState,
   KevBadge,
   PageHeader,
-  Pager,
+  PagedTable,
+  parseOffset,
   SeverityBadge,
   SeverityFilter,
   Spinner,
-  Table,
+  parseSeverities,
   type Column,
 } from '../components.js';
 import { Link, navigate, setSearch, useLocation } from '../router.js';
@@ -29,16 +23,14 @@ type VSort = (typeof SORTS)[number];
 export function Vulnerabilities(): ReactNode {
   const { search } = useLocation();
   const id = search.get('id') ?? '';
-  const severity = (search.get('severity') ?? '')
-    .split(',')
-    .filter((s): s is Severity => (SEVERITIES as readonly string[]).includes(s));
+  const severity = parseSeverities(search.get('severity'));
   const kev = search.get('kev') === 'true' ? true : undefined;
   const fixableParam = search.get('fixable');
   const fixable = fixableParam === 'true' ? true : fixableParam === 'false' ? false : undefined;
   const sortParam = search.get('sort') ?? '';
   const sort: VSort = (SORTS as readonly string[]).includes(sortParam) ? (sortParam as VSort) : 'severity';
   const order: SortOrder = search.get('order') === 'asc' ? 'asc' : 'desc';
-  const offset = Math.max(0, Number(search.get('offset') ?? 0) || 0);
+  const offset = parseOffset(search.get('offset'));
 
   const [text, setText] = useState(id);
   useEffect(() => setText(id), [id]);
@@ -173,7 +165,11 @@ export function Vulnerabilities(): ReactNode {
         <Spinner />
       ) : (
         <>
-          <Table
+          <PagedTable
+            offset={offset}
+            limit={LIMIT}
+            total={res.data.total}
+            onPage={(o) => setSearch({ offset: o ? String(o) : undefined })}
             testId="vulnerabilities-table"
             caption="Vulnerabilities"
             rows={res.data.items}
@@ -188,12 +184,6 @@ export function Vulnerabilities(): ReactNode {
                 <Empty title="No vulnerabilities">Nothing found in any scanned image — or nothing scanned yet.</Empty>
               )
             }
-          />
-          <Pager
-            offset={offset}
-            limit={LIMIT}
-            total={res.data.total}
-            onChange={(o) => setSearch({ offset: o ? String(o) : undefined })}
           />
         </>
       )}

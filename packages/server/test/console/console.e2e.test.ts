@@ -8,23 +8,19 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { repoRoot, sharedPath, tempDir, writeOciLayout, type LayoutResult } from '@palisade/testkit';
+import type { Page } from 'playwright-core';
+import { sharedPath, tempDir, writeOciLayout, type LayoutResult } from '@palisade/testkit';
 import { importPaths } from '@palisade/vulndb';
 import { startServer, type RunningServer } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
+import { CONSOLE_DIR, buildConsole, launchBrowser, screenshot, waitRows, type Browser } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_TOKEN = 'pal_console_e2e_admin_token_0123456789abcdef';
-const ROOT = repoRoot();
-const CONSOLE_DIR = join(ROOT, 'packages', 'console');
 const DIST = join(CONSOLE_DIR, 'dist');
-const ARTIFACTS = join(ROOT, 'packages', 'server', 'test-artifacts', 'console');
 
 const OS_RELEASE =
   'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
@@ -46,11 +42,9 @@ let dir: { path: string; cleanup: () => void };
 let server: RunningServer;
 let proxy: Server | undefined;
 let base: string;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
 let app: LayoutResult;
-const blocked: string[] = [];
-const pageErrors: string[] = [];
 
 async function api<T>(
   path: string,
@@ -132,34 +126,11 @@ async function startConsoleProxy(target: string): Promise<string> {
   return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 }
 
-/** Wait until the table with this test id has a row count `ok` accepts (locators only: the CSP forbids eval). */
-async function rows(testId: string, ok: (n: number) => boolean): Promise<void> {
-  const loc = page.getByTestId(testId).locator('tbody tr');
-  for (let i = 0; i < 300; i++) {
-    if (ok(await loc.count())) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${testId}: the row count never matched (last ${await loc.count()})`);
-}
-
-async function shot(name: string): Promise<void> {
-  // Let fonts and the last paint settle; then keep the full page.
-  await page.evaluate('document.fonts.ready.then(() => true)');
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
+const rows = (testId: string, ok: (n: number) => boolean): Promise<void> => waitRows(page, testId, ok);
+const shot = (name: string): Promise<void> => screenshot(page, name);
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required (apt-get install chromium)`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // Build the console so the test never drives stale files.
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'],
-    {
-      cwd: CONSOLE_DIR,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  buildConsole();
 
   dir = tempDir('palisade-console-');
   const db = join(dir.path, 'vuln.db');
@@ -237,33 +208,12 @@ before(async () => {
   const html = home?.ok ? await home.text() : '';
   base = html.includes('id="root"') ? server.url : await startConsoleProxy(server.url);
 
-  context = await chromium.launchPersistentContext(join(dir.path, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  await context.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.hostname === '127.0.0.1' || u.protocol === 'data:' || u.protocol === 'blob:') return route.continue();
-    blocked.push(u.href);
-    return route.abort();
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  browser = await launchBrowser(join(dir.path, 'chromium-profile'));
+  page = browser.page;
 });
 
 after(async () => {
-  await context?.close();
+  await browser?.close();
   await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
   await server?.close();
   dir?.cleanup();
@@ -435,6 +385,6 @@ test('a token the server rejects mid-session sends the user back to sign-in with
 });
 
 test('nothing was loaded from outside 127.0.0.1 and no page threw', () => {
-  assert.deepEqual(blocked, []);
-  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(browser.blocked, []);
+  assert.deepEqual(browser.pageErrors, []);
 });
