@@ -25,7 +25,6 @@ import {
   createClusterIngestAuthenticator,
   createRuntimePipeline,
   loadRuntimeEngine,
-  runtimeSettingsFromEnv,
   type NatsPipelineOptions,
   type RuntimePipeline,
 } from './runtime/index.js';
@@ -48,7 +47,7 @@ export interface RunningServer {
   worker: ScanWorker;
   /** The periodic work (rescans, polling, rematch, trend); null when `scheduler.enabled` is off. */
   scheduler: Scheduler | null;
-  /** Runtime ingest, detection and storage (JetStream when NATS_URL is set). */
+  /** Runtime ingest, detection and storage (JetStream when `runtime.natsUrl` / NATS_URL is set). */
   runtime: RuntimePipeline;
   /** Stop accepting requests, let running scans finish (or release them), close storage. */
   close(options?: StopOptions): Promise<void>;
@@ -67,9 +66,9 @@ export interface StartOptions {
   scheduler?: Pick<SchedulerOptions, 'tickMs' | 'workerId' | 'readBuiltAt' | 'leaseMs'>;
   /** The built console to serve at `/` (default: packages/console/dist when it was built; null: none). */
   consoleDir?: string | null;
-  /** Cluster connector knobs (tests): snapshots kept, page size, request timeout. */
+  /** Cluster connector knobs (tests): override the config's `clusters` settings, request timeout. */
   clusters?: Omit<ConnectorOptions, 'storage' | 'clock'>;
-  /** Runtime knobs (tests, benchmarks): rule files, grouping window, JetStream names. */
+  /** Runtime knobs (tests, benchmarks): override the config's `runtime` settings; JetStream names. */
   runtime?: { ruleFiles?: string[]; groupWindowMs?: number; nats?: Partial<NatsPipelineOptions> };
 }
 
@@ -115,20 +114,23 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     });
     const logStream = opts.logStream ?? process.stdout;
     const consoleDir = opts.consoleDir === null ? undefined : (opts.consoleDir ?? defaultConsoleDir());
-    const runtimeEnv = runtimeSettingsFromEnv(env);
-    const rules = loadRuntimeEngine(opts.runtime?.ruleFiles ?? runtimeEnv.ruleFiles);
-    const natsUrl = opts.runtime?.nats?.url ?? runtimeEnv.natsUrl;
+    const rules = loadRuntimeEngine(opts.runtime?.ruleFiles ?? config.runtime.ruleFiles);
+    const natsUrl = opts.runtime?.nats?.url ?? config.runtime.natsUrl;
     runtime = createRuntimePipeline({
       storage,
       engine: rules.engine,
       clock,
       observer: metrics,
       ...(natsUrl !== null ? { nats: { ...opts.runtime?.nats, url: natsUrl } } : {}),
-      ...(opts.runtime?.groupWindowMs !== undefined ? { groupWindowMs: opts.runtime.groupWindowMs } : {}),
+      groupWindowMs: opts.runtime?.groupWindowMs ?? config.runtime.groupWindowMs,
     });
     app = createApp({
       runtime,
       ingestAuth: createClusterIngestAuthenticator(storage.clusters),
+      clusters: {
+        allowExecPlugins: config.clusters.allowExecPlugins,
+        defaultIntervalSeconds: config.clusters.defaultIntervalSeconds,
+      },
       storage,
       clock,
       scanQueue,
@@ -175,7 +177,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         logger: app.log.child({ component: 'scheduler' }),
         observer: metrics,
         // Snapshots of registered clusters at their interval (docs/clusters.md).
-        tasks: [clusterSnapshotTask(createClusterConnector({ storage, clock, ...opts.clusters }))],
+        tasks: [
+          clusterSnapshotTask(
+            createClusterConnector({
+              storage,
+              clock,
+              keepSnapshots: config.clusters.keepSnapshots,
+              pageSize: config.clusters.pageSize,
+              allowExecPlugins: config.clusters.allowExecPlugins,
+              ...opts.clusters,
+            }),
+          ),
+        ],
         ...opts.scheduler,
       });
     }

@@ -2,7 +2,13 @@
  * The cluster connector: one snapshot of a registered cluster, end to end. It builds a
  * KubeClient from the stored (decrypted, in memory only) kubeconfig, takes a paged snapshot,
  * diffs it against the stored inventory's index, runs the posture checks over the objects, and
- * stores the snapshot, its changes, the new inventory and the findings in one transaction.
+ * stores the snapshot, its changes, the new inventory, the findings and the ranked attack paths
+ * in one transaction. Attack paths are ranked with the stored scan results of the images the
+ * snapshot runs (attack-paths.ts), read when the snapshot is recorded: an image scanned after a
+ * snapshot shows in the paths of the next complete one.
+ *
+ * A kubeconfig with an exec credential plugin is refused before anything runs unless
+ * `allowExecPlugins` is on (status `exec_disabled`): the plugin is a command on this host.
  *
  * An incomplete snapshot (a list failed, the API server stopped answering) is stored flagged
  * incomplete with its errors and counts only: it replaces neither the inventory nor the
@@ -34,9 +40,10 @@ import type {
   InventoryIndexEntry,
   Storage,
 } from '../storage/index.js';
-import { DEFAULT_SNAPSHOTS_KEPT } from '../storage/index.js';
+import { DEFAULT_ATTACK_PATHS_KEPT, DEFAULT_SNAPSHOTS_KEPT } from '../storage/index.js';
+import { attackPathsOfSnapshot, snapshotImageVulns } from './attack-paths.js';
 import { countByKind, describeAdded, describeModification, fingerprint, inventoryRow } from './inventory.js';
-import { parseKubeconfigText } from './kubeconfig.js';
+import { execDisabledMessage, parseKubeconfigText } from './kubeconfig.js';
 
 export interface ConnectorOptions {
   storage: Storage;
@@ -49,6 +56,13 @@ export interface ConnectorOptions {
   requestTimeoutMs?: number;
   /** Cap on one snapshot's objects. Default 200 000. */
   maxObjects?: number;
+  /** Attack paths kept per cluster, the highest ranked. Default 100. */
+  maxAttackPaths?: number;
+  /**
+   * Run the exec credential plugin of a stored kubeconfig (server config `clusters.allowExecPlugins`).
+   * Default false: such a cluster gets the status `exec_disabled` and nothing is run.
+   */
+  allowExecPlugins?: boolean;
   /** Posture settings (PSS level and version, skipped checks, catalogue). */
   posture?: Pick<PostureOptions, 'pssLevel' | 'pssVersion' | 'skip' | 'checks'>;
   /** Builds the API client (tests wrap it); default `new KubeClient(config, {requestTimeoutMs})`. */
@@ -94,7 +108,11 @@ export function createClusterConnector(opts: ConnectorOptions): ClusterConnector
       try {
         const text = await storage.clusters.kubeconfig(clusterId);
         if (text === null) throw new PalisadeError('E_CONFIG', 'no kubeconfig stored', { subject: cluster.name });
-        config = parseKubeconfigText(text, cluster.context ?? undefined).config;
+        // Parsed with exec allowed only to say precisely what is refused; nothing has run yet.
+        const parsed = parseKubeconfigText(text, cluster.context ?? undefined, 'kubeconfig', { allowExec: true });
+        if (parsed.exec !== null && opts.allowExecPlugins !== true)
+          return failed('exec_disabled', `kubeconfig: ${parsed.exec.at}: ${execDisabledMessage(parsed.exec.command)}`);
+        config = parsed.config;
       } catch (err) {
         return failed('config', `stored kubeconfig cannot be used: ${toPalisadeError(err).describe()}`);
       }
@@ -151,6 +169,9 @@ async function recordComplete(
   // The first snapshot has nothing to differ from: no changes rather than everything "added".
   const changes = cluster.lastCompleteSnapshotId === null ? null : changesBetween(previous, snap.objects);
   const findings = assess(snap, cluster.name, opts.posture ?? {});
+  // Scan results as they are now: a later scan of one of these images counts from the next snapshot.
+  const vulns = await snapshotImageVulns(storage, snap.objects);
+  const attackPaths = attackPathsOfSnapshot(snap.objects, vulns, opts.maxAttackPaths ?? DEFAULT_ATTACK_PATHS_KEPT);
   return storage.clusters.recordSnapshot({
     clusterId: cluster.id,
     takenAt: snap.takenAt,
@@ -165,6 +186,7 @@ async function recordComplete(
     })(),
     changes,
     findings,
+    attackPaths,
     keep: opts.keepSnapshots ?? DEFAULT_SNAPSHOTS_KEPT,
   });
 }

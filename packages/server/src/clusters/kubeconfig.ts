@@ -6,9 +6,9 @@
  *
  * A stored kubeconfig must be self-contained: every replica uses it, and a file path on the host
  * that registered it means nothing on another (certificate-authority, client-certificate,
- * client-key and tokenFile must be their `-data` or inline forms). Exec credential plugins are
- * allowed (EKS, GKE and AKS need them); they run on the server host, so registering a cluster
- * is an admin operation.
+ * client-key and tokenFile must be their `-data` or inline forms). Exec credential plugins (EKS,
+ * GKE and AKS need them) run on the server host, so they are refused unless the server's
+ * `clusters.allowExecPlugins` is on: otherwise any admin token could run a command there.
  */
 import { parseDocument } from 'yaml';
 import { PalisadeError } from '@palisade/core';
@@ -23,6 +23,22 @@ export interface ParsedKubeconfig {
   context: string;
   /** Every context the document defines, sorted. */
   contexts: string[];
+  /** The exec credential plugin of the context's user, where it is (`users[name].user.exec`); null without one. */
+  exec: { at: string; command: string } | null;
+}
+
+export interface ParseKubeconfigOptions {
+  /** Accept an exec credential plugin (default false: it would run on the server host). */
+  allowExec?: boolean;
+}
+
+/** The setting that lets exec plugins run, as an operator would write each of its forms. */
+export const ALLOW_EXEC_SETTING =
+  'clusters.allowExecPlugins: true in the server configuration (env PALISADE_CLUSTERS_ALLOW_EXEC_PLUGINS=true, flag --allow-exec-plugins)';
+
+/** Why a kubeconfig with an exec plugin is refused, and how to allow it. The command is named, never its args or env. */
+export function execDisabledMessage(command: string): string {
+  return `exec credential plugins are disabled on this server (this one would run "${command}" on the server host); use a token or client certificate, or enable them with ${ALLOW_EXEC_SETTING}`;
 }
 
 type Obj = Record<string, unknown>;
@@ -40,7 +56,12 @@ function text(o: Obj, key: string): string | undefined {
  * Parse kubeconfig text and resolve one context. Errors are E_INPUT with `subject` naming the
  * field (`<field>` or `<field>: users[name].user.token`), never echoing a credential.
  */
-export function parseKubeconfigText(source: string, context?: string, field = 'kubeconfig'): ParsedKubeconfig {
+export function parseKubeconfigText(
+  source: string,
+  context?: string,
+  field = 'kubeconfig',
+  options: ParseKubeconfigOptions = {},
+): ParsedKubeconfig {
   const fail = (message: string, at?: string): never => {
     throw new PalisadeError('E_INPUT', message, { subject: at ? `${field}: ${at}` : field });
   };
@@ -83,15 +104,18 @@ export function parseKubeconfigText(source: string, context?: string, field = 'k
   refuseFile(cluster, 'certificate-authority', cAt, fail);
   const caData = text(cluster, 'certificate-authority-data');
   const tlsServerName = text(cluster, 'tls-server-name');
+  const auth = user ? userAuth(user, `users[${userName}].user`, fail) : {};
+  const exec = auth.exec ? { at: `users[${userName}].user.exec`, command: auth.exec.command } : null;
+  if (exec !== null && options.allowExec !== true) fail(execDisabledMessage(exec.command), exec.at);
   const config: ClusterConfig = {
     name: current as string,
     server: server.replace(/\/+$/, ''),
     ...(caData !== undefined ? { ca: base64(caData, `${cAt}.certificate-authority-data`, fail) } : {}),
     insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
     ...(tlsServerName !== undefined ? { tlsServerName } : {}),
-    auth: user ? userAuth(user, `users[${userName}].user`, fail) : {},
+    auth,
   };
-  return { config, context: current as string, contexts: names };
+  return { config, context: current as string, contexts: names, exec };
 }
 
 type Fail = (message: string, at?: string) => never;

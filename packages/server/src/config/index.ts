@@ -67,6 +67,30 @@ export interface ServerConfig {
     /** Rematch every scanned digest when the vulnerability DB file is replaced. */
     rematch: boolean;
   };
+  /** Connected clusters (docs/clusters.md). */
+  clusters: {
+    /**
+     * Whether a registered kubeconfig may use an exec credential plugin. Off by default: the
+     * plugin is a command the server runs on its host, so with it any admin token could run
+     * commands there. EKS, GKE and AKS kubeconfigs need it (or a static token instead).
+     */
+    allowExecPlugins: boolean;
+    /** Snapshots kept per cluster (older ones and their changes are pruned). */
+    keepSnapshots: number;
+    /** Objects per list request of a snapshot. */
+    pageSize: number;
+    /** Interval of a cluster registered without `intervalSeconds`. */
+    defaultIntervalSeconds: number;
+  };
+  /** Runtime threat detection in the server (docs/runtime-alerts.md). */
+  runtime: {
+    /** JetStream between ingest and detection; null: detection runs in the ingest request. */
+    natsUrl: string | null;
+    /** Rule files loaded after the built-in library (later files override earlier rules). */
+    ruleFiles: string[];
+    /** Alerts of one rule on one workload within this tumbling window form a group. */
+    groupWindowMs: number;
+  };
   /** Registries the server keeps registered (upserted by name at start); file only. */
   registries: RegistryConfig[];
 }
@@ -115,6 +139,11 @@ export interface ConfigFlags {
   workerConcurrency?: string;
   registryConcurrency?: string;
   allowLocalSources?: string | boolean;
+  allowExecPlugins?: string | boolean;
+  natsUrl?: string;
+  /** Comma-separated paths. */
+  ruleFiles?: string;
+  groupWindow?: string;
 }
 
 export interface LoadConfigOptions {
@@ -126,7 +155,7 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-type Kind = 'string' | 'port' | 'size' | 'count' | 'bool' | 'level' | 'path' | 'url' | 'duration';
+type Kind = 'string' | 'port' | 'size' | 'count' | 'bool' | 'level' | 'path' | 'paths' | 'url' | 'nats' | 'duration';
 
 interface FieldSpec {
   /** Dotted path in the YAML file and in error messages. */
@@ -136,6 +165,9 @@ interface FieldSpec {
   flag?: keyof ConfigFlags;
   /** How the flag is spelled on the command line, for messages. */
   flagName?: string;
+  /** Bounds of a count (default 1 to 256) or a duration in ms (default 1 s to 366 days). */
+  min?: number;
+  max?: number;
 }
 
 /** The one schema: every field, its type and its three spellings. */
@@ -183,6 +215,41 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   { path: 'scheduler.rescan.every', kind: 'duration', env: ['PALISADE_RESCAN_EVERY'] },
   { path: 'scheduler.poll.interval', kind: 'duration', env: ['PALISADE_POLL_INTERVAL'] },
   { path: 'scheduler.rematch', kind: 'bool', env: ['PALISADE_REMATCH'] },
+  {
+    path: 'clusters.allowExecPlugins',
+    kind: 'bool',
+    env: ['PALISADE_CLUSTERS_ALLOW_EXEC_PLUGINS'],
+    flag: 'allowExecPlugins',
+    flagName: '--allow-exec-plugins',
+  },
+  { path: 'clusters.keepSnapshots', kind: 'count', env: ['PALISADE_CLUSTERS_KEEP_SNAPSHOTS'], max: 10_000 },
+  { path: 'clusters.pageSize', kind: 'count', env: ['PALISADE_CLUSTERS_PAGE_SIZE'], max: 5000 },
+  {
+    path: 'clusters.defaultInterval',
+    kind: 'duration',
+    env: ['PALISADE_CLUSTERS_DEFAULT_INTERVAL'],
+    // The bounds of a cluster's own intervalSeconds (POST /api/v1/clusters).
+    min: 60_000,
+    max: 7 * 86_400_000,
+  },
+  // NATS_URL, not PALISADE_NATS_URL: the name NATS tooling and the deploy manifests already use.
+  { path: 'runtime.natsUrl', kind: 'nats', env: ['NATS_URL'], flag: 'natsUrl', flagName: '--nats-url' },
+  {
+    path: 'runtime.ruleFiles',
+    kind: 'paths',
+    env: ['PALISADE_RULE_FILES'],
+    flag: 'ruleFiles',
+    flagName: '--rule-files',
+  },
+  {
+    path: 'runtime.groupWindow',
+    kind: 'duration',
+    env: ['PALISADE_RUNTIME_GROUP_WINDOW'],
+    flag: 'groupWindow',
+    flagName: '--group-window',
+    // A day-long group hides a burst inside a quiet day; under a second every alert is its own group.
+    max: 86_400_000,
+  },
 ];
 
 const SECOND_MS = 1000;
@@ -205,6 +272,10 @@ const MAX_BODY_LIMIT = 64 * 1024 * 1024;
 const MAX_COUNT = 256;
 /** The worker's own default (packages/server/src/worker/worker.ts). */
 export const DEFAULT_LEASE_MS = 60_000;
+/** Defaults of docs/clusters.md (the connector's own defaults). */
+export const CLUSTER_DEFAULTS = { keepSnapshots: 96, pageSize: 500, defaultIntervalSeconds: 900 } as const;
+/** The grouping window of docs/runtime-alerts.md. */
+export const DEFAULT_GROUP_WINDOW_MS = 10 * 60_000;
 
 /** Read, merge and validate the configuration. Throws E_CONFIG naming the field at fault. */
 export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
@@ -229,7 +300,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     if (v !== undefined) values.set(f.path, { value: v, source: f.flagName ?? f.flag ?? f.path });
   }
 
-  const parsed = new Map<string, string | number | boolean>();
+  const parsed = new Map<string, string | number | boolean | string[]>();
   for (const f of CONFIG_FIELDS) {
     const entry = values.get(f.path);
     if (entry === undefined || entry.value === null) continue;
@@ -260,6 +331,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
     const v = parsed.get(p);
     return typeof v === 'boolean' ? v : d;
   };
+  const ruleFiles = parsed.get('runtime.ruleFiles');
   return {
     server: {
       host: str('server.host') ?? '127.0.0.1',
@@ -287,6 +359,19 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
       poll: { intervalMs: num('scheduler.poll.interval', SCHEDULER_DEFAULTS.pollIntervalMs) },
       rematch: flag('scheduler.rematch', true),
     },
+    clusters: {
+      allowExecPlugins: flag('clusters.allowExecPlugins', false),
+      keepSnapshots: num('clusters.keepSnapshots', CLUSTER_DEFAULTS.keepSnapshots),
+      pageSize: num('clusters.pageSize', CLUSTER_DEFAULTS.pageSize),
+      defaultIntervalSeconds: Math.round(
+        num('clusters.defaultInterval', CLUSTER_DEFAULTS.defaultIntervalSeconds * 1000) / 1000,
+      ),
+    },
+    runtime: {
+      natsUrl: str('runtime.natsUrl') ?? null,
+      ruleFiles: Array.isArray(ruleFiles) ? ruleFiles : [],
+      groupWindowMs: num('runtime.groupWindow', DEFAULT_GROUP_WINDOW_MS),
+    },
     registries,
   };
 }
@@ -305,11 +390,13 @@ function shown(v: unknown): string {
   return JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
 }
 
-function parseValue(f: FieldSpec, raw: unknown, source: string, cwd: string): string | number | boolean {
+function parseValue(f: FieldSpec, raw: unknown, source: string, cwd: string): string | number | boolean | string[] {
   const from = source.startsWith('env ') || source.startsWith('--') ? ` (from ${source})` : '';
   const fail = (what: string, showValue = true): never => {
     throw configError(f.path, `${what}${showValue ? `, got ${shown(raw)}` : ''}${from}`);
   };
+  // A list in the file, or comma-separated in the environment and on the command line.
+  if (f.kind === 'paths') return parsePaths(raw, cwd, fail);
   const text =
     typeof raw === 'string'
       ? raw.trim()
@@ -332,7 +419,8 @@ function parseValue(f: FieldSpec, raw: unknown, source: string, cwd: string): st
     }
     case 'count': {
       const n = /^\d+$/.test(text) ? Number(text) : NaN;
-      if (!Number.isInteger(n) || n < 1 || n > MAX_COUNT) return fail(`must be an integer 1-${MAX_COUNT}`);
+      const [min, max] = [f.min ?? 1, f.max ?? MAX_COUNT];
+      if (!Number.isInteger(n) || n < min || n > max) return fail(`must be an integer ${min}-${max}`);
       return n;
     }
     case 'bool': {
@@ -347,8 +435,11 @@ function parseValue(f: FieldSpec, raw: unknown, source: string, cwd: string): st
     }
     case 'duration': {
       const n = parseDuration(text);
-      if (n === undefined || n < MIN_DURATION_MS || n > MAX_DURATION_MS)
-        return fail('must be a duration from 1s to 366d (e.g. 90s, 15m, 1h, 30d, or milliseconds)');
+      const [min, max] = [f.min ?? MIN_DURATION_MS, f.max ?? MAX_DURATION_MS];
+      if (n === undefined || n < min || n > max)
+        return fail(
+          `must be a duration from ${durationText(min)} to ${durationText(max)} (e.g. 90s, 15m, 1h, 30d, or milliseconds)`,
+        );
       return n;
     }
     case 'path':
@@ -366,10 +457,54 @@ function parseValue(f: FieldSpec, raw: unknown, source: string, cwd: string): st
         return fail('must be a postgres:// or postgresql:// URL', false);
       return text;
     }
+    case 'nats':
+      // May carry a user and password: never echoed.
+      if (!isNatsServers(text)) return fail('must be nats://host:port (several separated by commas)', false);
+      return text;
     case 'string':
       if (text === '') return fail('must not be empty');
       return text;
   }
+}
+
+/** `nats://host:port`, `tls://…`, `ws(s)://…` or a bare `host:port`, comma-separated. */
+function isNatsServers(text: string): boolean {
+  const servers = text.split(',').map((s) => s.trim());
+  return servers.every((s) => {
+    if (s === '' || /\s/.test(s)) return false;
+    if (!s.includes('://')) return /^[A-Za-z0-9.[\]:-]+$/.test(s);
+    try {
+      const u = new URL(s);
+      return ['nats:', 'tls:', 'ws:', 'wss:'].includes(u.protocol) && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  });
+}
+
+function parsePaths(raw: unknown, cwd: string, fail: (what: string, showValue?: boolean) => never): string[] {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (items === undefined) return fail('must be a list of paths (comma-separated outside the file)');
+  const out: string[] = [];
+  for (const item of items) {
+    if (typeof item !== 'string') return fail('must be a list of paths (comma-separated outside the file)');
+    // A trailing comma or an empty entry in a list is noise, not a path.
+    if (item.trim() !== '') out.push(resolve(cwd, item.trim()));
+  }
+  return out;
+}
+
+/** 60000 → `1m`, for messages about bounds. */
+function durationText(ms: number): string {
+  for (const [unit, size] of [
+    ['d', DAY_MS],
+    ['h', HOUR_MS],
+    ['m', 60_000],
+    ['s', SECOND_MS],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 /** `90s`, `15m`, `1h`, `30d`, `500ms`, or a plain number of milliseconds. */

@@ -1,17 +1,20 @@
 /**
  * The clusters API: register a cluster (its kubeconfig is write-only, its ingest token shown
- * once), read its status, snapshots, inventory, changes and posture findings, and ask for a
- * snapshot now. Schemas and routes live here; routes.ts includes them in the one route table, so
+ * once), read its status, snapshots, inventory, changes, posture findings and attack paths, and
+ * ask for a snapshot now. Schemas and routes live here; routes.ts includes them in the one route table, so
  * the OpenAPI document covers them.
  */
 import { PalisadeError, SEVERITIES, type Severity } from '@palisade/core';
 import { parseKubeconfigText, MAX_KUBECONFIG_BYTES } from '../clusters/kubeconfig.js';
 import { requestClusterSnapshot } from '../clusters/schedule.js';
 import {
+  ATTACK_STEP_KINDS,
+  ATTACK_TARGET_KINDS,
   CHANGE_TYPES,
   CLUSTER_ERROR_CODES,
   CLUSTER_STATUSES,
   JOB_STATUSES,
+  type AttackTargetKind,
   type ChangeType,
   type Cluster,
   type Job,
@@ -19,6 +22,14 @@ import {
 import { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from '../storage/clusters.js';
 import type { AppDeps, RouteDef } from './routes.js';
 import * as S from './schemas.js';
+
+/** What the server config (`clusters`) sets for these routes. */
+export interface ClusterRouteSettings {
+  /** Accept kubeconfigs with an exec credential plugin (it runs on the server host). */
+  allowExecPlugins: boolean;
+  /** Interval of a cluster registered without `intervalSeconds` (default 900). */
+  defaultIntervalSeconds?: number;
+}
 
 const str: S.JsonSchema = { type: 'string' };
 const int: S.JsonSchema = { type: 'integer' };
@@ -67,6 +78,9 @@ const SnapshotSchema = S.object({
   objects: int,
   changes: { ...S.object({ added: int, removed: int, modified: int }), type: ['object', 'null'] },
   findings: nullable('integer', { description: 'posture findings; null when incomplete' }),
+  attackPaths: nullable('integer', {
+    description: 'attack paths stored; null when incomplete or taken before attack paths were kept',
+  }),
 });
 
 const InventoryObjectSchema = S.object({
@@ -114,6 +128,49 @@ const FindingSchema = S.object({
   pss: { ...S.object({ level: str, control: str, version: str }), type: ['object', 'null'] },
 });
 
+const num: S.JsonSchema = { type: 'number' };
+const strings: S.JsonSchema = { type: 'array', items: str };
+const VulnCountsSchema = S.object(
+  { critical: int, high: int, medium: int, low: int, kev: int, fixable: int, epss: num },
+  ['critical', 'high', 'medium', 'low', 'kev', 'fixable'],
+);
+const AttackStepSchema = S.object(
+  {
+    kind: { type: 'string', enum: [...ATTACK_STEP_KINDS] },
+    id: str,
+    label: str,
+    name: str,
+    namespace: nullable('string'),
+    objectKind: nullable('string', { description: 'Service, Ingress, Gateway, Deployment, Node…; null otherwise' }),
+    mitre: { ...strings, description: 'MITRE ATT&CK techniques of the edge into this step' },
+    edge: S.object({ relation: str, mitre: strings }),
+    vulnerabilities: VulnCountsSchema,
+    digest: { type: 'string', description: 'image steps: the scanned digest the counts are of' },
+    vulnerabilitySource: {
+      type: 'string',
+      enum: ['digest', 'reference'],
+      description:
+        'digest: a digest the cluster runs; reference: that digest was not scanned, the newest scan of the same tag stood in',
+    },
+    vulnerabilityIds: { ...strings, description: 'image steps: the worst vulnerability ids, at most 5' },
+  },
+  ['kind', 'id', 'label', 'name', 'namespace', 'objectKind', 'mitre'],
+);
+const AttackPathSchema = S.object({
+  clusterId: str,
+  snapshotId: str,
+  id: str,
+  rank: int,
+  score: int,
+  severity: { type: 'string', enum: [...SEVERITIES] },
+  explanation: str,
+  factors: S.object({ exposure: num, exploitability: num, impact: num }),
+  workload: S.object({ namespace: nullable('string'), apiVersion: str, kind: str, name: str }),
+  target: S.object({ kind: { type: 'string', enum: [...ATTACK_TARGET_KINDS] }, name: str }),
+  mitre: strings,
+  steps: { type: 'array', items: AttackStepSchema },
+});
+
 const JobSchema = S.object({
   id: str,
   status: { type: 'string', enum: [...JOB_STATUSES] },
@@ -136,14 +193,14 @@ const ClusterCreateBody = S.object(
       maxLength: MAX_KUBECONFIG_BYTES,
       writeOnly: true,
       description:
-        'kubeconfig text (YAML or JSON), self-contained (`*-data` fields, no file paths); exec plugins run on the server. Optional: without it the cluster only sends runtime and audit data',
+        'kubeconfig text (YAML or JSON), self-contained (`*-data` fields, no file paths); exec plugins only when the server allows them (clusters.allowExecPlugins: they run on the server). Optional: without it the cluster only sends runtime and audit data',
     },
     context: { type: 'string', minLength: 1, maxLength: 253, description: 'default: the current-context' },
     intervalSeconds: {
       type: 'integer',
       minimum: MIN_INTERVAL_SECONDS,
       maximum: MAX_INTERVAL_SECONDS,
-      description: 'seconds between snapshots (default 900)',
+      description: 'seconds between snapshots (default: the server setting clusters.defaultInterval, 900)',
     },
   },
   ['name'],
@@ -186,16 +243,26 @@ const ChangesQuery = S.object(
   },
   [],
 );
+const severityQ = {
+  type: 'string',
+  pattern: `^(${SEVERITIES.join('|')})(,(${SEVERITIES.join('|')}))*$`,
+  description: 'comma-separated severities',
+};
 const FindingsQuery = S.object(
   {
-    severity: {
-      type: 'string',
-      pattern: `^(${SEVERITIES.join('|')})(,(${SEVERITIES.join('|')}))*$`,
-      description: 'comma-separated severities',
-    },
+    severity: severityQ,
     check: { type: 'string', minLength: 1, maxLength: 128 },
     namespace: namespaceQ,
     kind: kindQ,
+    ...paging,
+  },
+  [],
+);
+const AttackPathsQuery = S.object(
+  {
+    severity: severityQ,
+    namespace: { ...namespaceQ, description: "the exposed workload's namespace" },
+    target: { type: 'string', enum: [...ATTACK_TARGET_KINDS] },
     ...paging,
   },
   [],
@@ -257,14 +324,19 @@ export function buildClusterRoutes(deps: AppDeps): RouteDef[] {
         if (b.context !== undefined && b.kubeconfig === undefined)
           throw new PalisadeError('E_INPUT', 'a context needs a kubeconfig', { subject: 'body.context' });
         // Parsed now, so a kubeconfig that cannot work is a 400 naming the field, not a failed snapshot later.
+        // An exec plugin is refused unless the server allows them: it would run on this host.
         const parsed =
-          b.kubeconfig === undefined ? null : parseKubeconfigText(b.kubeconfig, b.context, 'body.kubeconfig');
+          b.kubeconfig === undefined
+            ? null
+            : parseKubeconfigText(b.kubeconfig, b.context, 'body.kubeconfig', {
+                allowExec: deps.clusters?.allowExecPlugins === true,
+              });
         const created = await storage.clusters.create(
           defined({
             name: b.name,
             kubeconfig: b.kubeconfig,
             context: parsed?.context,
-            intervalSeconds: b.intervalSeconds,
+            intervalSeconds: b.intervalSeconds ?? deps.clusters?.defaultIntervalSeconds,
           }),
         );
         req.log.info({ cluster: created.cluster.id, name: created.cluster.name }, 'cluster registered');
@@ -456,6 +528,31 @@ export function buildClusterRoutes(deps: AppDeps): RouteDef[] {
             checkId: q.check,
             namespace: q.namespace,
             kind: q.kind,
+            limit: q.limit,
+            offset: q.offset,
+            cursor: q.cursor,
+          }),
+        );
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/v1/clusters/:id/attack-paths',
+      role: 'reader',
+      operationId: 'listClusterAttackPaths',
+      summary:
+        'Attack paths of the latest complete snapshot by rank: exposure → workload → vulnerable image → privilege → target, each explained in one sentence',
+      tag,
+      schema: { params: S.IdParams, querystring: AttackPathsQuery, response: { 200: pageOf(AttackPathSchema) } },
+      handler: async (req) => {
+        const c = await mustGet(idOf(req));
+        const q = req.query as PageT & { severity?: string; namespace?: string; target?: AttackTargetKind };
+        return storage.clusters.attackPaths(
+          c.id,
+          defined({
+            severity: q.severity === undefined ? undefined : (q.severity.split(',') as Severity[]),
+            namespace: q.namespace,
+            target: q.target,
             limit: q.limit,
             offset: q.offset,
             cursor: q.cursor,

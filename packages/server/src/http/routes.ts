@@ -23,7 +23,7 @@ import { imageIdentity } from '../worker/worker.js';
 import type { Metrics } from './metrics.js';
 import type { WebhookRegistryCache } from './webhook-cache.js';
 import * as S from './schemas.js';
-import { buildClusterRoutes } from './cluster-routes.js';
+import { buildClusterRoutes, type ClusterRouteSettings } from './cluster-routes.js';
 import { buildRuntimeRoutes } from './runtime-routes.js';
 import type { RuntimePipeline } from '../runtime/pipeline.js';
 
@@ -37,6 +37,8 @@ export interface AppDeps {
   webhookRegistries?: WebhookRegistryCache;
   /** Runtime ingest (detection + storage, or the JetStream queue); absent: the ingest route answers 503. */
   runtime?: RuntimePipeline;
+  /** The clusters routes' settings (server config `clusters`); absent: exec plugins refused, defaults. */
+  clusters?: ClusterRouteSettings;
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';

@@ -14,6 +14,8 @@ import type { Page, PageQuery } from './types.js';
  * - `unreachable`: connection refused, reset or timed out before anything was read;
  * - `incomplete`: some lists failed (the snapshot is stored flagged incomplete);
  * - `config`: the stored kubeconfig cannot be used (no such context, malformed);
+ * - `exec_disabled`: the kubeconfig needs an exec credential plugin and the server's
+ *   `clusters.allowExecPlugins` is off (nothing was run);
  * - `error`: anything else.
  */
 export const CLUSTER_ERROR_CODES = [
@@ -23,6 +25,7 @@ export const CLUSTER_ERROR_CODES = [
   'unreachable',
   'incomplete',
   'config',
+  'exec_disabled',
   'error',
 ] as const;
 export type ClusterErrorCode = (typeof CLUSTER_ERROR_CODES)[number];
@@ -113,6 +116,8 @@ export interface ClusterSnapshot {
   changes: ChangeCounts | null;
   /** Posture findings of the snapshot; null when incomplete (the previous findings stand). */
   findings: number | null;
+  /** Attack paths stored from it; null when incomplete or taken before attack paths were kept. */
+  attackPaths: number | null;
 }
 
 /** One object of the latest complete snapshot, as the inventory shows it. Never any secret value. */
@@ -206,6 +211,8 @@ export interface SnapshotRecordInput {
   objects?: Iterable<InventoryObjectInput>;
   changes?: readonly ChangeInput[] | null;
   findings?: readonly ClusterFindingInput[];
+  /** Complete snapshots only: the ranked attack paths (replace the stored ones). */
+  attackPaths?: readonly ClusterAttackPathInput[];
   /** Snapshots kept per cluster (older ones and their changes are pruned); default 96. */
   keep?: number;
 }
@@ -232,6 +239,111 @@ export interface ClusterFindingQuery extends PageQuery {
   checkId?: string;
   namespace?: string;
   kind?: string;
+}
+
+/** Vulnerability counts of one image, as attack paths rank them (distinct vulnerability ids). */
+export interface ImageVulnCounts {
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  /** In CISA's Known Exploited Vulnerabilities catalogue. */
+  kev: number;
+  /** With a fixed version available (any severity). */
+  fixable: number;
+  /** Highest EPSS probability among them; absent when none has one. */
+  epss?: number;
+}
+
+/** What the stored scan results say of one scanned digest. */
+export interface DigestVulnRecord extends ImageVulnCounts {
+  digest: string;
+  /** The worst vulnerability ids (KEV, then critical, high, then EPSS), at most 5. */
+  top: string[];
+}
+
+/** An image reference as images are filed (registry host, repository, tag). */
+export interface ImageReferenceKey {
+  registry: string;
+  repository: string;
+  tag: string;
+}
+
+export interface ImageVulnerabilityIndex {
+  /** Scanned digests among those asked for (and those the references resolved to). */
+  byDigest: Map<string, DigestVulnRecord>;
+  /** `registry/repository:tag` → the newest scanned digest filed under that tag. */
+  byReference: Map<string, string>;
+}
+
+export const ATTACK_STEP_KINDS = ['entry', 'workload', 'image', 'privilege', 'target'] as const;
+export type AttackStepKind = (typeof ATTACK_STEP_KINDS)[number];
+export const ATTACK_TARGET_KINDS = ['cluster', 'node', 'secrets', 'namespace', 'workload'] as const;
+export type AttackTargetKind = (typeof ATTACK_TARGET_KINDS)[number];
+
+/** One step of an attack path, and the edge from the previous step into it. */
+export interface AttackPathStep {
+  kind: AttackStepKind;
+  /** Stable id of the node (the same node in two paths has the same id). */
+  id: string;
+  /** The step as a person reads it (`Ingress shop/web :80`, `privileged container nginx`). */
+  label: string;
+  /**
+   * What the step is: the entry's Service/Ingress/Gateway name (or `hostNetwork`, `hostPort …`),
+   * the workload's name, the image reference, the privilege, the target's name.
+   */
+  name: string;
+  /** The namespace the step lives in; null for images, nodes, the cluster and every Secret. */
+  namespace: string | null;
+  /** The Kubernetes kind of the step's object where it is one (Service, Ingress, Deployment…), else null. */
+  objectKind: string | null;
+  /** MITRE ATT&CK techniques of the edge into this step (none for the entry). */
+  mitre: string[];
+  /** How the attacker moves from the previous step; absent on the entry. */
+  edge?: { relation: string; mitre: string[] };
+  /** Image steps: the vulnerability counts that put the image on the path. */
+  vulnerabilities?: ImageVulnCounts;
+  /** Image steps: the scanned digest the counts are of. */
+  digest?: string;
+  /**
+   * Image steps: `digest` when the counts are of a digest the cluster runs (a pod's imageID, or a
+   * pinned reference); `reference` when that digest was not scanned and the newest scanned image
+   * under the same registry, repository and tag stood in.
+   */
+  vulnerabilitySource?: 'digest' | 'reference';
+  /** Image steps: the worst vulnerability ids (KEV first, then critical, high), at most 5. */
+  vulnerabilityIds?: string[];
+}
+
+export interface ClusterAttackPathInput {
+  /** Stable: a hash of the chain of step ids. */
+  id: string;
+  /** 1 = highest score. */
+  rank: number;
+  /** 0-100: 100 × exposure × exploitability × impact (docs/posture.md). */
+  score: number;
+  severity: Severity;
+  /** The path in one sentence. */
+  explanation: string;
+  factors: { exposure: number; exploitability: number; impact: number };
+  /** The exposed workload the path goes through. */
+  workload: { namespace: string | null; apiVersion: string; kind: string; name: string };
+  target: { kind: AttackTargetKind; name: string };
+  /** MITRE ATT&CK techniques of the whole path, sorted. */
+  mitre: string[];
+  steps: AttackPathStep[];
+}
+
+export interface ClusterAttackPath extends ClusterAttackPathInput {
+  clusterId: string;
+  snapshotId: string;
+}
+
+export interface AttackPathQuery extends PageQuery {
+  severity?: Severity[];
+  /** The workload's namespace. */
+  namespace?: string;
+  target?: AttackTargetKind;
 }
 
 export interface ClusterRepository {
@@ -269,7 +381,20 @@ export interface ClusterRepository {
   changes(clusterId: string, query?: ChangeQuery): Promise<Page<ClusterChange>>;
   /** Worst first, then by check, namespace, kind, name. */
   findings(clusterId: string, query?: ClusterFindingQuery): Promise<Page<ClusterFinding>>;
+  /** The latest complete snapshot's attack paths, by rank. */
+  attackPaths(clusterId: string, query?: AttackPathQuery): Promise<Page<ClusterAttackPath>>;
+  /**
+   * Vulnerability counts of images from the stored scan results, for attack paths: the scanned
+   * digests among `digests`, and the newest scanned digest of each reference. A few batched
+   * queries whatever the number of containers (never one per container).
+   */
+  imageVulnerabilities(input: {
+    digests: Iterable<string>;
+    references: Iterable<ImageReferenceKey>;
+  }): Promise<ImageVulnerabilityIndex>;
 }
 
 export const DEFAULT_SNAPSHOT_INTERVAL_SECONDS = 900;
 export const DEFAULT_SNAPSHOTS_KEPT = 96;
+/** Attack paths kept per cluster (the highest ranked). */
+export const DEFAULT_ATTACK_PATHS_KEPT = 100;

@@ -16,10 +16,13 @@ import { randomUUID } from 'node:crypto';
 import { PalisadeError, SEVERITIES, isSeverity, type PssFinding } from '@palisade/core';
 import { generateToken, hashToken, looksLikeToken, tokenMatches } from '../secrets/tokens.js';
 import type {
+  AttackPathQuery,
   ChangeCounts,
   ChangeInput,
   ChangeType,
   Cluster,
+  ClusterAttackPath,
+  ClusterAttackPathInput,
   ClusterChange,
   ClusterErrorCode,
   ClusterFinding,
@@ -32,7 +35,13 @@ import type {
   InventoryObjectInput,
   SnapshotRecordInput,
 } from './cluster-types.js';
-import { CLUSTER_ERROR_CODES, DEFAULT_SNAPSHOT_INTERVAL_SECONDS, DEFAULT_SNAPSHOTS_KEPT } from './cluster-types.js';
+import {
+  ATTACK_TARGET_KINDS,
+  CLUSTER_ERROR_CODES,
+  DEFAULT_SNAPSHOT_INTERVAL_SECONDS,
+  DEFAULT_SNAPSHOTS_KEPT,
+} from './cluster-types.js';
+import { imageVulnerabilities } from './cluster-attack-paths.js';
 import { nowIso, type RepoContext } from './context.js';
 import { clampLimit, clampOffset, cursorOf, keyset, likeContains } from './paging.js';
 import {
@@ -158,6 +167,7 @@ const BATCH = 100;
 const INVENTORY_SORT = ['kind', 'namespace', 'name'];
 const CHANGES_SORT = ['taken_at', 'snapshot_id', 'kind', 'namespace', 'name', 'change_type'];
 const FINDINGS_SORT = ['severity_order', 'check_id', 'namespace', 'kind', 'name', 'id'];
+const ATTACK_PATHS_SORT = ['path_rank', 'id'];
 
 export function createClusterRepository(ctx: RepoContext): ClusterRepository {
   const { ex } = ctx;
@@ -214,7 +224,13 @@ export function createClusterRepository(ctx: RepoContext): ClusterRepository {
     async delete(id) {
       return ex.transaction(async (tx) => {
         // Explicit, not only ON DELETE CASCADE: SQLite enforces foreign keys per connection setting.
-        for (const table of ['cluster_findings', 'cluster_objects', 'cluster_changes', 'cluster_snapshots'])
+        for (const table of [
+          'cluster_attack_paths',
+          'cluster_findings',
+          'cluster_objects',
+          'cluster_changes',
+          'cluster_snapshots',
+        ])
           await tx.run(`DELETE FROM ${table} WHERE cluster_id = $1`, [id]);
         return (await tx.run('DELETE FROM clusters WHERE id = $1', [id])) > 0;
       });
@@ -345,6 +361,28 @@ export function createClusterRepository(ctx: RepoContext): ClusterRepository {
       if (q.kind !== undefined) where.push(`kind = ${p.add(q.kind)}`);
       return pageOf(ex, 'cluster_findings', where, p, FINDINGS_SORT, 'asc', q, toFinding);
     },
+
+    async attackPaths(clusterId, q: AttackPathQuery = {}) {
+      const p = new Params();
+      const where = [`cluster_id = ${p.add(clusterId)}`];
+      if (q.severity !== undefined && q.severity.length > 0) {
+        for (const s of q.severity)
+          if (!isSeverity(s))
+            throw new PalisadeError('E_INPUT', `severity must be one of ${SEVERITIES.join(', ')}`, { subject: s });
+        where.push(`severity_order IN (${p.list(q.severity.map(severityOrder))})`);
+      }
+      if (q.namespace !== undefined) where.push(`namespace = ${p.add(q.namespace)}`);
+      if (q.target !== undefined) {
+        if (!(ATTACK_TARGET_KINDS as readonly string[]).includes(q.target))
+          throw new PalisadeError('E_INPUT', `target must be one of ${ATTACK_TARGET_KINDS.join(', ')}`, {
+            subject: 'target',
+          });
+        where.push(`target_kind = ${p.add(q.target)}`);
+      }
+      return pageOf(ex, 'cluster_attack_paths', where, p, ATTACK_PATHS_SORT, 'asc', q, toAttackPath);
+    },
+
+    imageVulnerabilities: (input) => imageVulnerabilities(ex, input),
   };
 }
 
@@ -359,11 +397,12 @@ async function recordSnapshot(ctx: RepoContext, tx: SqlExecutor, input: Snapshot
   const objects = Object.values(input.counts).reduce((a, b) => a + b, 0);
   const changes = input.complete && input.changes ? countChanges(input.changes) : null;
   const findings = input.complete ? (input.findings?.length ?? 0) : null;
+  const attackPaths = input.complete ? (input.attackPaths?.length ?? 0) : null;
   const durationMs = Math.max(0, Date.parse(input.finishedAt) - Date.parse(input.takenAt));
   await tx.run(
     `INSERT INTO cluster_snapshots (id, cluster_id, taken_at, finished_at, duration_ms, complete, errors, not_served,
-       counts, objects, n_added, n_removed, n_modified, findings)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+       counts, objects, n_added, n_removed, n_modified, findings, attack_paths)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
     [
       id,
       input.clusterId,
@@ -379,12 +418,14 @@ async function recordSnapshot(ctx: RepoContext, tx: SqlExecutor, input: Snapshot
       changes?.removed ?? null,
       changes?.modified ?? null,
       findings,
+      attackPaths,
     ],
   );
   if (input.complete) {
     await replaceInventory(tx, input.clusterId, id, input.objects ?? []);
     await insertChanges(tx, input.clusterId, id, input.takenAt, input.changes ?? []);
     await replaceFindings(tx, input.clusterId, id, input.findings ?? []);
+    await replaceAttackPaths(tx, input.clusterId, id, input.attackPaths ?? []);
   }
   await tx.run(
     `UPDATE clusters SET last_snapshot_id = $2, last_snapshot_at = $3,
@@ -514,6 +555,35 @@ async function replaceFindings(
       ]);
     // The same check on the same field of the same object is one finding.
     await insertRows(tx, 'cluster_findings', cols, rows, ' ON CONFLICT DO NOTHING');
+  }
+}
+
+async function replaceAttackPaths(
+  tx: SqlExecutor,
+  clusterId: string,
+  snapshotId: string,
+  paths: readonly ClusterAttackPathInput[],
+): Promise<void> {
+  await tx.run('DELETE FROM cluster_attack_paths WHERE cluster_id = $1', [clusterId]);
+  const cols =
+    'cluster_id, id, snapshot_id, path_rank, score, severity_order, namespace, target_kind, explanation, body';
+  for (let i = 0; i < paths.length; i += BATCH) {
+    const rows = paths
+      .slice(i, i + BATCH)
+      .map((a) => [
+        clusterId,
+        a.id,
+        snapshotId,
+        a.rank,
+        a.score,
+        severityOrder(a.severity),
+        a.workload.namespace ?? '',
+        a.target.kind,
+        a.explanation,
+        JSON.stringify(a),
+      ]);
+    // One chain of steps is one path (its id is the chain's hash).
+    await insertRows(tx, 'cluster_attack_paths', cols, rows, ' ON CONFLICT DO NOTHING');
   }
 }
 
@@ -672,6 +742,7 @@ function toSnapshot(row: Row): ClusterSnapshot {
     objects: num(row, 'objects'),
     changes: added === null ? null : { added, removed: num(row, 'n_removed'), modified: num(row, 'n_modified') },
     findings: optNum(row, 'findings'),
+    attackPaths: optNum(row, 'attack_paths'),
   };
 }
 
@@ -722,5 +793,19 @@ function toFinding(row: Row): ClusterFinding {
     remediation: str(row, 'remediation'),
     frameworks: jsonRecord(row, 'frameworks'),
     pss: pss === null ? null : (JSON.parse(pss) as PssFinding),
+  };
+}
+
+function toAttackPath(row: Row): ClusterAttackPath {
+  const path = JSON.parse(str(row, 'body')) as ClusterAttackPathInput;
+  // The columns are the truth for what pages sort and filter on; the body carries the rest.
+  return {
+    clusterId: str(row, 'cluster_id'),
+    snapshotId: str(row, 'snapshot_id'),
+    ...path,
+    id: str(row, 'id'),
+    rank: num(row, 'path_rank'),
+    score: num(row, 'score'),
+    severity: SEVERITIES[num(row, 'severity_order')] ?? 'unknown',
   };
 }

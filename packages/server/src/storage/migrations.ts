@@ -8,6 +8,7 @@ import { PalisadeError, type Clock } from '@palisade/core';
 import { lockTx, num, type Database, type SqlExecutor } from './sql.js';
 import { CLUSTERS_MIGRATION } from './clusters.js';
 import { RUNTIME_ALERTS_SQL } from './alerts.js';
+import { ATTACK_PATHS_MIGRATION } from './cluster-attack-paths.js';
 
 export interface Migration {
   version: number;
@@ -253,6 +254,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'publish errors on scans', sql: PUBLISH_ERROR },
   { version: 4, name: 'clusters, snapshots and changes', sql: CLUSTERS_MIGRATION },
   { version: 5, name: 'runtime alerts', sql: RUNTIME_ALERTS_SQL },
+  { version: 6, name: 'cluster attack paths', sql: ATTACK_PATHS_MIGRATION },
 ];
 
 const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -33,8 +33,127 @@ test('defaults', () => {
       poll: { intervalMs: 900_000 },
       rematch: true,
     },
+    clusters: { allowExecPlugins: false, keepSnapshots: 96, pageSize: 500, defaultIntervalSeconds: 900 },
+    runtime: { natsUrl: null, ruleFiles: [], groupWindowMs: 600_000 },
     registries: [],
   });
+});
+
+test('clusters and runtime settings: file < env < flags', () => {
+  const d = tempDir();
+  try {
+    const file = join(d.path, 'palisade.yaml');
+    writeFileSync(
+      file,
+      [
+        'clusters:',
+        '  allowExecPlugins: true',
+        '  keepSnapshots: 672',
+        '  pageSize: 250',
+        '  defaultInterval: 5m',
+        'runtime:',
+        '  natsUrl: nats://nats-a:4222,nats://nats-b:4222',
+        '  ruleFiles: [rules/a.yaml, /etc/palisade/b.yaml]',
+        '  groupWindow: 5m',
+        '',
+      ].join('\n'),
+    );
+    const fromFile = loadConfig({ file, env: {}, cwd: '/srv' });
+    assert.deepEqual(fromFile.clusters, {
+      allowExecPlugins: true,
+      keepSnapshots: 672,
+      pageSize: 250,
+      defaultIntervalSeconds: 300,
+    });
+    assert.deepEqual(fromFile.runtime, {
+      natsUrl: 'nats://nats-a:4222,nats://nats-b:4222',
+      ruleFiles: ['/srv/rules/a.yaml', '/etc/palisade/b.yaml'],
+      groupWindowMs: 300_000,
+    });
+
+    const env = {
+      PALISADE_CLUSTERS_ALLOW_EXEC_PLUGINS: 'false',
+      PALISADE_CLUSTERS_KEEP_SNAPSHOTS: '48',
+      PALISADE_CLUSTERS_PAGE_SIZE: '1000',
+      PALISADE_CLUSTERS_DEFAULT_INTERVAL: '1h',
+      NATS_URL: '127.0.0.1:4222',
+      PALISADE_RULE_FILES: 'x.yaml, ,y.yaml',
+      PALISADE_RUNTIME_GROUP_WINDOW: '30s',
+    };
+    const fromEnv = loadConfig({ file, env, cwd: '/srv' });
+    assert.deepEqual(fromEnv.clusters, {
+      allowExecPlugins: false,
+      keepSnapshots: 48,
+      pageSize: 1000,
+      defaultIntervalSeconds: 3600,
+    });
+    assert.deepEqual(fromEnv.runtime, {
+      natsUrl: '127.0.0.1:4222',
+      ruleFiles: ['/srv/x.yaml', '/srv/y.yaml'],
+      groupWindowMs: 30_000,
+    });
+
+    const fromFlags = loadConfig({
+      file,
+      env,
+      cwd: '/srv',
+      flags: { allowExecPlugins: true, natsUrl: 'tls://nats:4222', ruleFiles: 'z.yaml', groupWindow: '2m' },
+    });
+    assert.equal(fromFlags.clusters.allowExecPlugins, true);
+    assert.deepEqual(fromFlags.runtime, {
+      natsUrl: 'tls://nats:4222',
+      ruleFiles: ['/srv/z.yaml'],
+      groupWindowMs: 120_000,
+    });
+  } finally {
+    d.cleanup();
+  }
+});
+
+test('clusters and runtime settings: errors name the field and the source, never a NATS password', () => {
+  assert.equal(
+    configError(() => loadConfig({ env: { PALISADE_CLUSTERS_ALLOW_EXEC_PLUGINS: 'sure' } })),
+    'clusters.allowExecPlugins: must be true or false, got "sure" (from env PALISADE_CLUSTERS_ALLOW_EXEC_PLUGINS)',
+  );
+  assert.equal(
+    configError(() => loadConfig({ env: {}, flags: { allowExecPlugins: 'maybe' } })),
+    'clusters.allowExecPlugins: must be true or false, got "maybe" (from --allow-exec-plugins)',
+  );
+  assert.equal(
+    configError(() => loadConfig({ env: { PALISADE_CLUSTERS_KEEP_SNAPSHOTS: '0' } })),
+    'clusters.keepSnapshots: must be an integer 1-10000, got "0" (from env PALISADE_CLUSTERS_KEEP_SNAPSHOTS)',
+  );
+  assert.equal(
+    configError(() => loadConfig({ env: { PALISADE_CLUSTERS_PAGE_SIZE: '9000' } })),
+    'clusters.pageSize: must be an integer 1-5000, got "9000" (from env PALISADE_CLUSTERS_PAGE_SIZE)',
+  );
+  assert.match(
+    configError(() => loadConfig({ env: { PALISADE_CLUSTERS_DEFAULT_INTERVAL: '10s' } })),
+    /^clusters\.defaultInterval: must be a duration from 1m to 7d .*got "10s" \(from env PALISADE_CLUSTERS_DEFAULT_INTERVAL\)$/,
+  );
+  assert.match(
+    configError(() => loadConfig({ env: {}, flags: { groupWindow: '2d' } })),
+    /^runtime\.groupWindow: must be a duration from 1s to 1d .*\(from --group-window\)$/,
+  );
+  const nats = configError(() => loadConfig({ env: { NATS_URL: 'http://user:s3cret@nats:4222' } }));
+  assert.equal(nats, 'runtime.natsUrl: must be nats://host:port (several separated by commas) (from env NATS_URL)');
+  assert.ok(!nats.includes('s3cret'));
+  const d = tempDir();
+  try {
+    const file = join(d.path, 'c.yaml');
+    writeFileSync(file, 'runtime:\n  ruleFiles: [a.yaml, 3]\n');
+    assert.match(
+      configError(() => loadConfig({ file, env: {} })),
+      /^runtime\.ruleFiles: must be a list of paths/,
+    );
+    writeFileSync(file, 'clusters:\n  allowExec: true\n');
+    assert.equal(
+      configError(() => loadConfig({ file, env: {} })),
+      `${file}: unknown key "clusters.allowExec" (known here: allowExecPlugins, keepSnapshots, pageSize, defaultInterval)`,
+    );
+  } finally {
+    d.cleanup();
+  }
 });
 
 test('YAML file < PALISADE_* environment < flags', () => {
