@@ -475,6 +475,7 @@ export const CLUSTER_STATUSES = [
   'unreachable',
   'incomplete',
   'config',
+  'exec_disabled',
   'error',
 ] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];

@@ -13,6 +13,7 @@ const STATUS: Record<ClusterStatus, { label: string; tone: 'ok' | 'wait' | 'bad'
   unreachable: { label: 'Unreachable', tone: 'bad', icon: '✕' },
   incomplete: { label: 'Incomplete', tone: 'warn', icon: '!' },
   config: { label: 'Kubeconfig unusable', tone: 'bad', icon: '✕' },
+  exec_disabled: { label: 'Exec plugin disabled', tone: 'bad', icon: '✕' },
   error: { label: 'Error', tone: 'bad', icon: '✕' },
 };
 
@@ -24,6 +25,7 @@ const CAUSE: Partial<Record<ClusterStatus, string>> = {
   unreachable: 'the API server did not answer',
   incomplete: 'some kinds could not be listed; the last complete inventory stands',
   config: 'the stored kubeconfig cannot be used',
+  exec_disabled: 'its kubeconfig needs an exec credential plugin, which this server does not run',
   error: 'the snapshot failed',
 };
 

@@ -19,6 +19,10 @@ interface ServerFlags {
   tlsKey?: string;
   logLevel?: string;
   allowLocalSources?: boolean;
+  allowExecPlugins?: boolean;
+  natsUrl?: string;
+  ruleFiles?: string;
+  groupWindow?: string;
 }
 
 /** Resolves when the process is asked to stop. */
@@ -58,14 +62,38 @@ export function serverCommand(io: Io, setExit: (code: number) => void): Command 
       '--allow-local-sources',
       'let POST /api/v1/scans read oci:DIR, archive:FILE and dir:PATH on this host (env PALISADE_ALLOW_LOCAL_SOURCES)',
     )
+    .option(
+      '--allow-exec-plugins',
+      'let registered kubeconfigs run exec credential plugins on this host (env PALISADE_CLUSTERS_ALLOW_EXEC_PLUGINS)',
+    )
+    .option('--nats-url <url>', 'runtime ingest through NATS JetStream (env NATS_URL)')
+    .option(
+      '--rule-files <files>',
+      'comma-separated runtime rule files added to the built-in library (env PALISADE_RULE_FILES)',
+    )
+    .option('--group-window <duration>', 'window that groups alerts of one rule on one workload (default 10m)')
     .action(async (flags: ServerFlags) => {
       const { loadConfig, startServer } = await import('@palisade/server');
       const cfgFlags: ConfigFlags = {};
-      for (const k of ['host', 'port', 'dataDir', 'databaseUrl', 'db', 'tlsCert', 'tlsKey', 'logLevel'] as const) {
+      const passed = [
+        'host',
+        'port',
+        'dataDir',
+        'databaseUrl',
+        'db',
+        'tlsCert',
+        'tlsKey',
+        'logLevel',
+        'natsUrl',
+        'ruleFiles',
+        'groupWindow',
+      ] as const;
+      for (const k of passed) {
         const v = flags[k];
         if (v !== undefined) cfgFlags[k] = v;
       }
       if (flags.allowLocalSources === true) cfgFlags.allowLocalSources = true;
+      if (flags.allowExecPlugins === true) cfgFlags.allowExecPlugins = true;
       const config = loadConfig({
         ...(flags.config !== undefined ? { file: flags.config } : {}),
         env: io.env,
