@@ -4,10 +4,17 @@
 // (PSS, workload, RBAC, exposure). Prints wall time and peak RSS against the targets
 // (≤ 3 s, ≤ 500 MB); never asserts, so it can run on any machine.
 //
-//   npx tsc -b packages/posture && node bench/posture.mjs [--yaml]
+//   npx tsc -b packages/posture && node bench/posture.mjs [--yaml] [--yaml-50mb] [--dump FILE]
 //
 // --yaml also scans the same cluster rendered as one multi-document YAML stream (slower to
 // parse: the yaml library builds a node tree per document for line numbers).
+// --yaml-50mb writes two 50 MB YAML files to bench/.work (one kubectl `List` document, and a
+// stream of one document per object) and scans each in a child process: time and peak RSS.
+// --dump FILE writes the findings as JSON lines, to compare the output of two builds.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { scanManifests } from '../packages/posture/dist/src/index.js';
 
 const TARGET_MS = 3000;
@@ -253,22 +260,94 @@ function mb(bytes) {
   return (bytes / (1024 * 1024)).toFixed(0);
 }
 
-function run(label, inputs) {
+function argValue(name) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** --dump FILE: the findings as JSON lines (createdAt aside), to compare two engines' output. */
+function dump(report, suffix) {
+  const file = argValue('--dump');
+  if (file === undefined) return;
+  const lines = report.misconfigurations.map((m) => JSON.stringify(m));
+  writeFileSync(`${file}${suffix}`, lines.join('\n') + '\n' + JSON.stringify(report.summary) + '\n');
+}
+
+function run(label, inputs, suffix = '') {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const report = scanManifests(inputs);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const c1 = process.cpuUsage(c0);
+  const cpuMs = (c1.user + c1.system) / 1000;
   const byFamily = {};
   for (const m of report.misconfigurations) {
     const fam = m.checkId.split('-')[0];
     byFamily[fam] = (byFamily[fam] ?? 0) + 1;
   }
   const rssMb = Number(mb(process.resourceUsage().maxRSS * 1024));
+  dump(report, suffix);
   console.log(
-    `${label}: ${ms.toFixed(0)} ms (target ≤ ${TARGET_MS} ms: ${ms <= TARGET_MS ? 'met' : 'OVER'}), ` +
+    `${label}: ${ms.toFixed(0)} ms (target ≤ ${TARGET_MS} ms: ${ms <= TARGET_MS ? 'met' : 'OVER'}; CPU ${cpuMs.toFixed(0)} ms), ` +
       `peak RSS ${rssMb} MB so far (target ≤ ${TARGET_MB} MB: ${rssMb <= TARGET_MB ? 'met' : 'OVER'}), ` +
       `${report.summary.objects} objects, ${report.checks.length} checks, ${report.misconfigurations.length} findings ` +
       JSON.stringify(byFamily),
   );
+}
+
+/**
+ * --scan-file FILE (the child of --yaml-50mb): read one manifest file and scan it with every
+ * check, in a process of its own so its peak RSS is that of the scan alone.
+ */
+function scanFile(file) {
+  const text = readFileSync(file, 'utf8');
+  const t0 = process.hrtime.bigint();
+  const report = scanManifests([{ file: basename(file), text }]);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const rssMb = Number(mb(process.resourceUsage().maxRSS * 1024));
+  const lines = report.misconfigurations.map((m) => m.source?.line ?? 0);
+  console.log(
+    // No target here: the issue asks for bounded memory, which follows the findings (~0.5 KB each).
+    `scan ${basename(file)} (${mb(text.length)} MB): ${ms.toFixed(0)} ms, peak RSS ${rssMb} MB, ` +
+      `${report.summary.objects} objects, ${report.misconfigurations.length} findings, ` +
+      `${report.errors.length} errors, last finding line ${lines.reduce((a, b) => Math.max(a, b), 0)}`,
+  );
+}
+
+/**
+ * The synthetic cluster's objects, repeated (renamed) until 50 MB of YAML: one kubectl `List`
+ * document, or a stream of one document per object. No anchors/aliases, as kubectl writes.
+ */
+async function writeYaml50(file, shape, objects) {
+  const { stringify } = await import('yaml');
+  const options = { lineWidth: 0, aliasDuplicateObjects: false };
+  const target = 50 * 1024 * 1024;
+  const picked = [];
+  const docs = [];
+  let size = 0;
+  for (let i = 0; size < target; i++) {
+    const o = objects[i % objects.length];
+    const copy = { ...o, metadata: { ...o.metadata, name: `${o.metadata.name}-${Math.floor(i / objects.length)}` } };
+    picked.push(copy);
+    const doc = stringify(copy, options);
+    if (shape === 'stream') docs.push(doc);
+    size += doc.length + 4;
+  }
+  const text =
+    shape === 'list'
+      ? stringify(
+          { apiVersion: 'v1', items: picked, kind: 'List', metadata: { resourceVersion: '' } },
+          { ...options, indentSeq: false },
+        )
+      : docs.join('---\n');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  return text.length;
+}
+
+if (argValue('--scan-file') !== undefined) {
+  scanFile(argValue('--scan-file'));
+  process.exit(0);
 }
 
 const g0 = process.hrtime.bigint();
@@ -281,5 +360,17 @@ if (process.argv.includes('--yaml')) {
   const { stringify } = await import('yaml');
   const text = objects.map((o) => stringify(o)).join('---\n');
   console.log(`YAML stream: ${mb(text.length)} MB`);
-  run('scan (YAML stream, all checks)', [{ file: 'cluster.yaml', text }]);
+  run('scan (YAML stream, all checks)', [{ file: 'cluster.yaml', text }], '.yaml');
+}
+if (process.argv.includes('--yaml-50mb')) {
+  // Bad input of the issue: a 50 MB manifest, as one List document and as a document stream.
+  const work = join(dirname(fileURLToPath(import.meta.url)), '.work');
+  for (const shape of ['list', 'stream']) {
+    const file = join(work, `posture-${shape}-50mb.yaml`);
+    const size = await writeYaml50(file, shape, objects);
+    console.log(
+      `wrote ${file} (${mb(size)} MB, ${shape === 'list' ? 'one List document' : 'one document per object'})`,
+    );
+    execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--scan-file', file], { stdio: 'inherit' });
+  }
 }

@@ -4,12 +4,15 @@
  * only reads; it never follows redirects; it puts credentials in headers or the TLS
  * handshake and never in a message: errors name the cluster and the resource, not the token.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { PalisadeError } from '@palisade/core';
 import type { ClusterConfig } from './kubeconfig.js';
 import { runExecPlugin, type ExecCredentialResult } from './exec.js';
+import { GoneError } from './gone.js';
+import type { KindSpec } from './snapshot.js';
+import { watch, type WatchEvent, type WatchOptions } from './watch.js';
 
 export interface KubeClientOptions {
   /** Budget of one HTTP request, headers and body (default 30 s). */
@@ -40,8 +43,14 @@ export interface ListResult {
   restarted: boolean;
 }
 
-/** The list's continue token expired (HTTP 410): the only error a list restarts on. */
-class GoneError extends PalisadeError {}
+interface RequestSpec {
+  method: string;
+  path: string;
+  /** What errors name: the resource, not the URL with its query. */
+  resource: string;
+  body?: string | undefined;
+  contentType?: string | undefined;
+}
 
 const MAX_PAGE = 5000;
 
@@ -83,6 +92,22 @@ export class KubeClient {
     });
   }
 
+  /** Where the client connects and how it trusts the server: no credential (for writing a kubeconfig). */
+  connection(): { server: string; ca?: Buffer; insecureSkipTlsVerify: boolean; tlsServerName?: string } {
+    const c = this.config;
+    return {
+      server: c.server,
+      ...(c.ca ? { ca: c.ca } : {}),
+      insecureSkipTlsVerify: c.insecureSkipTlsVerify,
+      ...(c.tlsServerName ? { tlsServerName: c.tlsServerName } : {}),
+    };
+  }
+
+  /** Follow changes to a kind (`Pod`, `Event`, or a KindSpec): see watch.ts. */
+  watch(kind: string | KindSpec, options: WatchOptions = {}): AsyncGenerator<WatchEvent> {
+    return watch(this, kind, options);
+  }
+
   /** Release pooled connections. */
   close(): void {
     this.agent?.destroy();
@@ -91,12 +116,12 @@ export class KubeClient {
 
   /** GET a path (e.g. `/api/v1/nodes`) and parse the JSON body. */
   async getJson(path: string, resource = path): Promise<unknown> {
-    const res = await this.send(path, resource, false);
+    const res = await this.send({ method: 'GET', path, resource }, false);
     if (res.status === 401 && this.config.auth.exec) {
       // An exec credential may have been revoked before its stated expiry: kubectl
       // re-runs the plugin once on 401, so does Palisade.
       this.execCred = undefined;
-      const again = await this.send(path, resource, true);
+      const again = await this.send({ method: 'GET', path, resource }, true);
       return this.parse(again, resource);
     }
     return this.parse(res, resource);
@@ -173,7 +198,7 @@ export class KubeClient {
       case 404:
         throw new PalisadeError('E_NOT_FOUND', 'the API server does not serve this resource (HTTP 404)', { subject });
       case 410:
-        throw new GoneError('E_NETWORK', `list continue token expired (HTTP 410 Gone)${reason ? `: ${reason}` : ''}`, {
+        throw new GoneError('E_NETWORK', `resource version expired (HTTP 410 Gone)${reason ? `: ${reason}` : ''}`, {
           subject,
         });
       default:
@@ -221,20 +246,142 @@ export class KubeClient {
     return { headers, agent };
   }
 
-  private async send(path: string, resource: string, forceRefresh: boolean): Promise<{ status: number; body: Buffer }> {
+  /**
+   * Send a request with a body (JSON, or YAML for server-side apply). Resolves with the status
+   * and the parsed JSON answer (a Kubernetes Status for most errors) so the caller can explain
+   * a 403 or a 409 in its own terms; a 401 and transport failures throw as for getJson.
+   */
+  async requestJson(
+    method: 'GET' | 'PATCH' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    options: { body?: string; contentType?: string; resource?: string } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const resource = options.resource ?? path;
+    const spec: RequestSpec = { method, path, resource, body: options.body, contentType: options.contentType };
+    let res = await this.send(spec, false);
+    if (res.status === 401 && this.config.auth.exec) {
+      this.execCred = undefined;
+      res = await this.send(spec, true);
+    }
+    if (res.status === 401) this.parse(res, resource); // throws E_AUTH, body never shown
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body.toString('utf8')) as unknown;
+    } catch {
+      if (res.status >= 200 && res.status < 300)
+        throw new PalisadeError('E_CORRUPT', 'API server answered with malformed JSON', {
+          subject: this.subject(resource),
+        });
+    }
+    return { status: res.status, body };
+  }
+
+  /** The error getJson would throw for this answer (for callers of requestJson). */
+  errorFor(status: number, body: unknown, resource: string): PalisadeError {
+    try {
+      this.parse({ status, body: Buffer.from(JSON.stringify(body ?? {})) }, resource);
+    } catch (err) {
+      if (err instanceof PalisadeError) return err;
+    }
+    return new PalisadeError('E_NETWORK', `API server answered HTTP ${status}`, { subject: this.subject(resource) });
+  }
+
+  /**
+   * Open a streaming GET (a watch): resolves with the response once the server answered 200,
+   * or rejects with the same errors as getJson. The caller reads and ends the stream; the
+   * request timeout covers only the connection and headers, `idle` is the caller's to enforce.
+   */
+  async openStream(path: string, resource = path, signal?: AbortSignal): Promise<IncomingMessage> {
+    let res = await this.startStream(path, resource, false, signal);
+    if (res.statusCode === 401 && this.config.auth.exec) {
+      res.resume();
+      this.execCred = undefined;
+      res = await this.startStream(path, resource, true, signal);
+    }
+    if (res.statusCode === 200) return res;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const d of res as AsyncIterable<Buffer>) {
+      size += d.length;
+      if (size > 64 * 1024) break; // an error Status is small; never read a stream to its end
+      chunks.push(d);
+    }
+    res.destroy();
+    this.parse({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }, resource);
+    throw new PalisadeError('E_NETWORK', `API server answered HTTP ${res.statusCode ?? 0}`, {
+      subject: this.subject(resource),
+    });
+  }
+
+  private async startStream(
+    path: string,
+    resource: string,
+    forceRefresh: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<IncomingMessage> {
     const subject = this.subject(resource);
+    const req = await this.makeRequest({ method: 'GET', path, resource }, forceRefresh);
+    return new Promise((resolvePromise, reject) => {
+      let settled = false;
+      const fail = (err: PalisadeError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () => fail(new PalisadeError('E_TIMEOUT', `API server did not answer in ${this.timeoutMs} ms`, { subject })),
+        this.timeoutMs,
+      );
+      const onAbort = (): void => fail(new PalisadeError('E_INTERNAL', 'watch stopped', { subject }));
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        fail(
+          new PalisadeError('E_NETWORK', `cannot reach the API server: ${err.code ?? err.message}`, {
+            subject,
+            cause: err,
+          }),
+        ),
+      );
+      req.on('response', (res: IncomingMessage) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (settled) {
+          res.destroy();
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        resolvePromise(res);
+      });
+      req.end();
+    });
+  }
+
+  private async makeRequest(spec: RequestSpec, forceRefresh: boolean): Promise<ClientRequest> {
     const { headers, agent } = await this.authHeaders(forceRefresh, `cluster ${this.cluster}`);
     const base = this.url.pathname.replace(/\/+$/, '');
     const isHttps = this.url.protocol === 'https:';
-    const req = (isHttps ? httpsRequest : httpRequest)({
+    const extra: Record<string, string> = {};
+    if (spec.body !== undefined) {
+      extra['content-type'] = spec.contentType ?? 'application/json';
+      extra['content-length'] = String(Buffer.byteLength(spec.body));
+    }
+    return (isHttps ? httpsRequest : httpRequest)({
       protocol: this.url.protocol,
       hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
       port: this.url.port || (isHttps ? 443 : 80),
-      path: base + path,
-      method: 'GET',
-      headers: { ...headers, accept: 'application/json', 'user-agent': 'palisade' },
+      path: base + spec.path,
+      method: spec.method,
+      headers: { ...headers, ...extra, accept: 'application/json', 'user-agent': 'palisade' },
       ...(isHttps && agent ? { agent } : {}),
     });
+  }
+
+  private async send(spec: RequestSpec, forceRefresh: boolean): Promise<{ status: number; body: Buffer }> {
+    const subject = this.subject(spec.resource);
+    const req = await this.makeRequest(spec, forceRefresh);
     return new Promise((resolvePromise, reject) => {
       let settled = false;
       const fail = (err: PalisadeError): void => {
@@ -286,7 +433,7 @@ export class KubeClient {
           resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
         });
       });
-      req.end();
+      req.end(spec.body);
     });
   }
 }

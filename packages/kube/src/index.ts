@@ -29,4 +29,28 @@ export {
   type SnapshotError,
   type SnapshotOptions,
 } from './snapshot.js';
-export { readOnlyRbacManifests, type RbacOptions } from './rbac.js';
+export { readOnlyRbacManifests, readOnlyRbacObjects, type RbacOptions } from './rbac.js';
+export {
+  applyObject,
+  bindPalisade,
+  objectPath,
+  type AppliedObject,
+  type ApplyOptions,
+  type BindOptions,
+  type BindResult,
+} from './apply.js';
+export { GoneError } from './gone.js';
+export {
+  InformerCache,
+  WATCH_KINDS,
+  collectionPath,
+  listAndWatch,
+  objectKey,
+  watch,
+  watchKind,
+  type InformerEvent,
+  type ListAndWatchOptions,
+  type WatchEvent,
+  type WatchEventType,
+  type WatchOptions,
+} from './watch.js';

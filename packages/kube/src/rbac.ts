@@ -1,10 +1,11 @@
 /**
- * The RBAC Palisade needs to read a cluster, generated from the snapshot's kind table so the
- * two cannot drift: get/list/watch on exactly the kinds a snapshot lists, nothing else. No
- * rule names secrets (or `*`), so the ServiceAccount can never read secret data.
+ * The RBAC Palisade needs to read a cluster, generated from the kind tables so they cannot
+ * drift: get/list/watch on exactly the kinds a snapshot lists and the inventory collector
+ * watches (the snapshot kinds plus core/v1 Events), nothing else. No rule names secrets (or
+ * `*`), so the ServiceAccount can never read secret data.
  */
 import { stringify } from 'yaml';
-import { SNAPSHOT_KINDS } from './snapshot.js';
+import { WATCH_KINDS } from './watch.js';
 
 export interface RbacOptions {
   /** Namespace of the ServiceAccount (default `palisade`). */
@@ -15,10 +16,17 @@ export interface RbacOptions {
 
 /** A YAML stream: ServiceAccount, ClusterRole (read-only), ClusterRoleBinding. */
 export function readOnlyRbacManifests(options: RbacOptions = {}): string {
+  return readOnlyRbacObjects(options)
+    .map((d) => stringify(d, { lineWidth: 0 }))
+    .join('---\n');
+}
+
+/** The same objects, for `palisade cluster bind` to apply. */
+export function readOnlyRbacObjects(options: RbacOptions = {}): Array<Record<string, unknown>> {
   const namespace = options.namespace ?? 'palisade';
   const name = options.name ?? 'palisade-reader';
   const byGroup = new Map<string, string[]>();
-  for (const k of SNAPSHOT_KINDS) {
+  for (const k of WATCH_KINDS) {
     const group = k.apiVersion.includes('/') ? (k.apiVersion.split('/')[0] ?? '') : '';
     const list = byGroup.get(group) ?? [];
     if (!list.includes(k.resource)) list.push(k.resource);
@@ -45,5 +53,5 @@ export function readOnlyRbacManifests(options: RbacOptions = {}): string {
       subjects: [{ kind: 'ServiceAccount', name, namespace }],
     },
   ];
-  return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+  return docs;
 }

@@ -33,6 +33,8 @@ export const SNAPSHOT_KINDS: readonly KindSpec[] = [
   { apiVersion: 'batch/v1', kind: 'CronJob', resource: 'cronjobs', namespaced: true },
   { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', resource: 'ingresses', namespaced: true },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', resource: 'networkpolicies', namespaced: true },
+  { apiVersion: 'v1', kind: 'LimitRange', resource: 'limitranges', namespaced: true },
+  { apiVersion: 'v1', kind: 'ResourceQuota', resource: 'resourcequotas', namespaced: true },
   { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', resource: 'gateways', namespaced: true },
   { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', resource: 'httproutes', namespaced: true },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', resource: 'roles', namespaced: true },
@@ -54,6 +56,18 @@ export const SNAPSHOT_KINDS: readonly KindSpec[] = [
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
     resource: 'mutatingwebhookconfigurations',
+    namespaced: false,
+  },
+  {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    resource: 'validatingadmissionpolicies',
+    namespaced: false,
+  },
+  {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    resource: 'validatingadmissionpolicybindings',
     namespaced: false,
   },
 ];

@@ -76,7 +76,13 @@ export function makePki(dir: string): Pki {
 }
 
 export interface LoggedRequest {
+  method: string;
   path: string;
+  /** The query string (watch, resourceVersion, fieldManager, dryRun, …). */
+  query: string;
+  /** The request body (PATCH), as sent. */
+  body?: string;
+  contentType?: string;
   resource?: string;
   continue?: string;
   limit?: number;
@@ -96,11 +102,35 @@ export interface FakeApiOptions {
   forbid?: string[];
   /** Serve gateway.networking.k8s.io/v1 (default false: a cluster without the Gateway API). */
   gatewayApi?: boolean;
+  /** Objects served besides the recorded cluster (e.g. Events). */
+  extraObjects?: Array<Record<string, unknown>>;
+  /**
+   * Recorded watch sessions per resource: each `?watch=1` request plays the next one; with
+   * none left, the watch is held open silently (until the client gives up or the server closes).
+   */
+  watch?: Record<string, WatchStep[][]>;
+  /** Resources (plural) whose server-side apply answers 409 Conflict unless force=true. */
+  applyConflicts?: string[];
+  /** Verbs forbidden on `forbid` resources (default: every verb). */
+  forbidVerbs?: string[];
 }
+
+/** One step of a recorded watch session. */
+export type WatchStep =
+  | { event: { type: string; object: Record<string, unknown> } }
+  /** A raw line (malformed input), sent as is with a newline. */
+  | { raw: string }
+  | { delayMs: number }
+  /** Cut the connection mid-stream (no terminating chunk). */
+  | { drop: true }
+  /** Send nothing more and keep the connection open. */
+  | { hold: true };
 
 export interface FakeApi {
   url: string;
   log: LoggedRequest[];
+  /** Objects written by server-side apply, by URL path. */
+  applied: Map<string, Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -121,6 +151,7 @@ const KINDS: Kind[] = [
   { apiVersion: 'v1', kind: 'ServiceAccount', resource: 'serviceaccounts', namespaced: true },
   { apiVersion: 'v1', kind: 'Secret', resource: 'secrets', namespaced: true },
   { apiVersion: 'v1', kind: 'ConfigMap', resource: 'configmaps', namespaced: true },
+  { apiVersion: 'v1', kind: 'Event', resource: 'events', namespaced: true },
   { apiVersion: 'apps/v1', kind: 'Deployment', resource: 'deployments', namespaced: true },
   { apiVersion: 'apps/v1', kind: 'StatefulSet', resource: 'statefulsets', namespaced: true },
   { apiVersion: 'apps/v1', kind: 'DaemonSet', resource: 'daemonsets', namespaced: true },
@@ -175,7 +206,6 @@ function json(res: ServerResponse, body: unknown): void {
 
 export async function startFakeApi(pki: Pki, options: FakeApiOptions = {}): Promise<FakeApi> {
   const kinds = KINDS.filter((k) => options.gatewayApi === true || !k.apiVersion.startsWith('gateway.'));
-  const objects = fixtureObjects();
   const log: LoggedRequest[] = [];
   const gone = new Set(options.goneOnce ?? []);
   const caPem = readFileSync(pki.caCert);
@@ -194,9 +224,22 @@ export async function startFakeApi(pki: Pki, options: FakeApiOptions = {}): Prom
     return h === '' && !sock.authorized ? 'none' : undefined;
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const applied = new Map<string, Obj>();
+  const watchSessions = new Map<string, WatchStep[][]>(
+    Object.entries(options.watch ?? {}).map(([k, v]) => [k, [...v]]),
+  );
+  const objects = [...fixtureObjects(), ...(options.extraObjects ?? [])];
+
+  const handle = (req: IncomingMessage, res: ServerResponse, body: string): void => {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
-    const entry: LoggedRequest = { path: url.pathname, auth: authOf(req) ?? 'none' };
+    const entry: LoggedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.search,
+      auth: authOf(req) ?? 'none',
+    };
+    if (body !== '') entry.body = body;
+    if (req.headers['content-type']) entry.contentType = req.headers['content-type'];
     log.push(entry);
     if (authOf(req) === undefined || entry.auth === 'none') {
       status(res, 401, 'Unauthorized', 'Unauthorized');
@@ -219,14 +262,26 @@ export async function startFakeApi(pki: Pki, options: FakeApiOptions = {}): Prom
       json(res, { kind: 'APIGroupList', apiVersion: 'v1', groups });
       return;
     }
-    const m = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))(?:\/([^/]+))?$/.exec(p);
+    const m = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))((?:\/[^/]+)*)$/.exec(p);
     const gv = m?.[1] ?? m?.[2];
     const served = kinds.filter((k) => k.apiVersion === gv);
     if (!m || served.length === 0) {
       status(res, 404, 'NotFound', 'the server could not find the requested resource');
       return;
     }
-    const resource = m[3];
+    // [resource] | [resource, name] | [namespaces, ns, resource] | [namespaces, ns, resource, name]
+    const segs = (m[3] ?? '').split('/').filter((x) => x !== '');
+    let namespace: string | undefined;
+    let objectName: string | undefined;
+    let resource: string | undefined;
+    if (segs[0] === 'namespaces' && segs.length >= 3) {
+      namespace = segs[1];
+      resource = segs[2];
+      objectName = segs[3];
+    } else {
+      resource = segs[0];
+      objectName = segs[1];
+    }
     if (resource === undefined) {
       json(res, {
         kind: 'APIResourceList',
@@ -248,14 +303,24 @@ export async function startFakeApi(pki: Pki, options: FakeApiOptions = {}): Prom
       return;
     }
     entry.resource = resource;
-    if (options.forbid?.includes(resource)) {
+    const watching = url.searchParams.get('watch') === '1' || url.searchParams.get('watch') === 'true';
+    const verb = req.method === 'PATCH' ? 'patch' : objectName !== undefined ? 'get' : watching ? 'watch' : 'list';
+    if (options.forbid?.includes(resource) && (options.forbidVerbs ?? [verb]).includes(verb)) {
       const group = kind.apiVersion.includes('/') ? kind.apiVersion.split('/')[0] : '';
       status(
         res,
         403,
         'Forbidden',
-        `${resource}${group ? `.${group}` : ''} is forbidden: User "system:serviceaccount:palisade:palisade-reader" cannot list resource "${resource}" in API group "${group ?? ''}" at the cluster scope`,
+        `${resource}${group ? `.${group}` : ''} is forbidden: User "system:serviceaccount:palisade:palisade-reader" cannot ${verb} resource "${resource}" in API group "${group ?? ''}" at the cluster scope`,
       );
+      return;
+    }
+    if (objectName !== undefined) {
+      serveObject(req, res, url, body, kind, namespace, objectName);
+      return;
+    }
+    if (watching) {
+      playWatch(res, resource);
       return;
     }
     const limit = Number(url.searchParams.get('limit') ?? '0');
@@ -280,6 +345,7 @@ export async function startFakeApi(pki: Pki, options: FakeApiOptions = {}): Prom
     }
     const all = objects
       .filter((o) => o['apiVersion'] === kind.apiVersion && o['kind'] === kind.kind)
+      .filter((o) => namespace === undefined || (o['metadata'] as Obj | undefined)?.['namespace'] === namespace)
       .map((o) => {
         // Items of a list carry neither apiVersion nor kind, as from a real API server.
         const { apiVersion: _a, kind: _k, ...rest } = o;
@@ -294,16 +360,140 @@ export async function startFakeApi(pki: Pki, options: FakeApiOptions = {}): Prom
       metadata['continue'] = Buffer.from(JSON.stringify({ rv, start: end })).toString('base64url');
       metadata['remainingItemCount'] = all.length - end;
     }
-    const body = JSON.stringify({ kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata, items });
-    const page = Math.floor(offset / Math.max(1, limit)) + 1;
-    if (options.hang && options.hang.resource === resource && options.hang.page === page) {
+    const page = JSON.stringify({ kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata, items });
+    const pageNo = Math.floor(offset / Math.max(1, limit)) + 1;
+    if (options.hang && options.hang.resource === resource && options.hang.page === pageNo) {
       // The cluster stops answering: a partial body, then silence until the client gives up.
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.write(body.slice(0, Math.floor(body.length / 2)));
+      res.write(page.slice(0, Math.floor(page.length / 2)));
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(body);
+    res.end(page);
+  };
+
+  /** GET and server-side apply (PATCH application/apply-patch+yaml) of one object. */
+  const serveObject = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    body: string,
+    kind: Kind,
+    namespace: string | undefined,
+    name: string,
+  ): void => {
+    const key = url.pathname;
+    if (req.method === 'GET') {
+      const stored = applied.get(key);
+      if (stored === undefined) {
+        status(res, 404, 'NotFound', `${kind.resource} "${name}" not found`);
+        return;
+      }
+      json(res, stored);
+      return;
+    }
+    if (req.method !== 'PATCH') {
+      status(res, 405, 'MethodNotAllowed', 'the fake API server only serves GET and PATCH');
+      return;
+    }
+    if (req.headers['content-type'] !== 'application/apply-patch+yaml') {
+      status(res, 415, 'UnsupportedMediaType', `the body of the request was in an unknown format`);
+      return;
+    }
+    if (!url.searchParams.get('fieldManager')) {
+      status(res, 422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value');
+      return;
+    }
+    const force = url.searchParams.get('force') === 'true';
+    if (options.applyConflicts?.includes(kind.resource) && !force) {
+      res.writeHead(409, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          message: `Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using ${kind.apiVersion}: .rules`,
+          reason: 'Conflict',
+          details: {
+            causes: [
+              {
+                reason: 'FieldManagerConflict',
+                message: `conflict with "kubectl-client-side-apply" using ${kind.apiVersion}`,
+                field: '.rules',
+              },
+            ],
+          },
+          code: 409,
+        }),
+      );
+      return;
+    }
+    let obj: Obj;
+    try {
+      obj = JSON.parse(body) as Obj; // JSON is YAML: Palisade sends JSON
+    } catch {
+      status(res, 400, 'BadRequest', 'error decoding YAML');
+      return;
+    }
+    const meta = (obj['metadata'] ?? {}) as Obj;
+    if (
+      obj['kind'] !== kind.kind ||
+      meta['name'] !== name ||
+      (namespace !== undefined && meta['namespace'] !== namespace)
+    ) {
+      status(res, 400, 'BadRequest', 'the name or kind of the object does not match the URL');
+      return;
+    }
+    if (namespace !== undefined && !applied.has(`/api/v1/namespaces/${namespace}`)) {
+      status(res, 404, 'NotFound', `namespaces "${namespace}" not found`);
+      return;
+    }
+    const existed = applied.has(key);
+    const stored: Obj = {
+      ...obj,
+      metadata: { ...meta, uid: `uid-${key}`, resourceVersion: String(listRv++) },
+    };
+    if (kind.resource === 'secrets' && obj['type'] === 'kubernetes.io/service-account-token') {
+      // The token controller fills the token in shortly after the Secret is created.
+      setTimeout(() => {
+        const s = applied.get(key);
+        if (s)
+          s['data'] = {
+            token: Buffer.from(
+              `sa-token-for-${String((meta['annotations'] as Obj | undefined)?.['kubernetes.io/service-account.name'])}`,
+            ).toString('base64'),
+            'ca.crt': caPem.toString('base64'),
+            namespace: Buffer.from(namespace ?? '').toString('base64'),
+          };
+      }, 150);
+    }
+    if (url.searchParams.get('dryRun') !== 'All') applied.set(key, stored);
+    res.writeHead(existed ? 200 : 201, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(stored));
+  };
+
+  /** Play the next recorded watch session of a resource as a chunked NDJSON stream. */
+  const playWatch = (res: ServerResponse, resource: string): void => {
+    const session = watchSessions.get(resource)?.shift();
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    if (session === undefined) return; // held open
+    const steps = [...session];
+    const next = (): void => {
+      const step = steps.shift();
+      if (step === undefined) {
+        res.end();
+        return;
+      }
+      if ('event' in step) res.write(JSON.stringify(step.event) + '\n');
+      else if ('raw' in step) res.write(step.raw + '\n');
+      else if ('drop' in step) {
+        res.socket?.destroy();
+        return;
+      } else if ('hold' in step) return;
+      setTimeout(next, 'delayMs' in step ? step.delayMs : 5);
+    };
+    next();
   };
 
   const server: Server = createServer(
@@ -314,7 +504,11 @@ export async function startFakeApi(pki: Pki, options: FakeApiOptions = {}): Prom
       requestCert: true,
       rejectUnauthorized: false,
     },
-    handle,
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    },
   );
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -326,6 +520,7 @@ export async function startFakeApi(pki: Pki, options: FakeApiOptions = {}): Prom
   return {
     url: `https://127.0.0.1:${port}`,
     log,
+    applied,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

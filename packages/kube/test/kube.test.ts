@@ -531,6 +531,7 @@ test('readOnlyRbacManifests: ServiceAccount, read-only ClusterRole, binding; nev
     'clusterrolebindings',
     'validatingwebhookconfigurations',
     'gateways',
+    'events', // the inventory collector watches them
   ])
     assert.ok(all.includes(res), res);
   const binding = docs[2] as { roleRef: { name: string }; subjects: Array<{ name: string; namespace: string }> };

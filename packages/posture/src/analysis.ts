@@ -5,7 +5,7 @@
  * point at lines); workloads are many and reduced to a compact summary at once, so memory
  * follows the number of workloads, not the size of their manifests.
  */
-import type { Locator, ManifestObject, Position } from './manifest.js';
+import { locateAll, type Locator, type ManifestObject, type Position } from './manifest.js';
 import { formatPath, objAt, strAt, type FieldPath, type JsonObject } from './path.js';
 import { summarizeWorkload, type WorkloadSummary } from './exposure.js';
 import { WORKLOAD_KINDS } from './workload.js';
@@ -36,6 +36,15 @@ const KEPT_KINDS = new Set([
   'Ingress',
   'Gateway',
   ...ROUTE_KINDS,
+  // Namespace-level checks (a namespace with no NetworkPolicy, LimitRange, quota or admission
+  // policy) judge these after the whole input is read.
+  'Namespace',
+  'NetworkPolicy',
+  'LimitRange',
+  'ResourceQuota',
+  'ValidatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
 ]);
 
 const WORKLOADS = new Set(WORKLOAD_KINDS);
@@ -83,8 +92,10 @@ export class ClusterIndex {
  */
 export function prelocated(m: ManifestObject, paths: readonly FieldPath[]): Locator {
   const known = new Map<string, Position | undefined>();
-  known.set('', m.locate([]));
-  for (const p of paths) known.set(formatPath(p), m.locate(p));
+  // All at once: one pass over the object's text for JSON input.
+  const positions = locateAll(m, [[], ...paths]);
+  known.set('', positions[0]);
+  paths.forEach((p, i) => known.set(formatPath(p), positions[i + 1]));
   return (path) => {
     for (let n = path.length; n >= 0; n--) {
       const key = formatPath(path.slice(0, n));

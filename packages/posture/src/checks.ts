@@ -19,6 +19,7 @@ import {
 import { containersOf, type PodView } from './workload.js';
 import { RBAC_CHECKS } from './rbac-checks.js';
 import { EXPOSURE_CHECKS } from './exposure.js';
+import { CIS_NSA_CHECKS } from './cis-nsa-checks.js';
 
 // ------------------------------------------------------------------ PSS data
 
@@ -1082,7 +1083,7 @@ export const CHECKS: readonly Check[] = [
     description:
       'The default namespace gets no dedicated policies, quotas or RBAC; workloads there mix with everything else. Only an explicit metadata.namespace: default is reported.',
     remediation: 'Create a namespace for the application and set metadata.namespace.',
-    frameworks: { CIS: ['5.7.4'], NSA: ['Namespaces'] },
+    frameworks: { CIS: ['5.7.1', '5.7.4'], NSA: ['Namespaces'] },
     check: defaultNamespace,
   },
   {
@@ -1104,7 +1105,7 @@ export const CHECKS: readonly Check[] = [
     description:
       'A container keeps the capabilities the runtime grants by default unless it drops ALL (or every one of them).',
     remediation: 'Set securityContext.capabilities.drop: ["ALL"].',
-    frameworks: { CIS: ['5.2.10'], NSA: ['Pod security: capabilities'], MITRE: ['T1611'] },
+    frameworks: { CIS: ['5.2.8', '5.2.10'], NSA: ['Pod security: capabilities'], MITRE: ['T1611'] },
     check: capabilitiesNotDropped,
   },
   {
@@ -1115,7 +1116,7 @@ export const CHECKS: readonly Check[] = [
     description:
       'A password, token or key written as a literal env value is readable by anyone who can read the manifest or the pod spec.',
     remediation:
-      'Move the value into a Secret and reference it with env[].valueFrom.secretKeyRef (or mount it as a file).',
+      'Move the value into a Secret and mount it as a file (or, second best, reference it with env[].valueFrom.secretKeyRef).',
     frameworks: { CIS: ['5.4.1'], NSA: ['Secrets'], MITRE: ['T1552.007'] },
     check: secretsInEnv,
   },
@@ -1135,4 +1136,6 @@ export const CHECKS: readonly Check[] = [
   // Cross-object checks: RBAC risk (rbac-checks.ts) and exposure (exposure.ts).
   ...RBAC_CHECKS,
   ...EXPOSURE_CHECKS,
+  // The rest of CIS section 5 and the NSA/CISA guide (cis-nsa-checks.ts).
+  ...CIS_NSA_CHECKS,
 ];

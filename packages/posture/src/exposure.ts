@@ -10,12 +10,17 @@ import { ROUTE_KINDS, prelocated, type ClusterIndex, type Located } from './anal
 import type { ManifestObject } from './manifest.js';
 import { arrAt, isObject, numAt, objAt, strAt, type FieldPath, type JsonObject } from './path.js';
 import { labelsOf } from './rbac.js';
-import { containersOf, podOf } from './workload.js';
+import { containersOf, podOf, type PodView } from './workload.js';
 
 /** A finding-worthy field of a workload, with its path (positions were looked up at read time). */
 interface Flag {
   path: FieldPath;
   detail: string;
+}
+
+/** A hostPort flag, with the port. */
+interface PortFlag extends Flag {
+  port: number;
 }
 
 /** What exposure needs of a workload: labels to match selectors, and what it runs. */
@@ -27,12 +32,35 @@ export interface WorkloadSummary {
   /** Owned by a controller (a Deployment's ReplicaSet, its Pods): the owner is reported instead. */
   owned: boolean;
   hostNetwork?: Flag;
-  hostPorts: Flag[];
+  hostPorts: PortFlag[];
   dashboard?: Flag;
   kubeflow?: Flag;
   redisNoAuth?: Flag;
   postgresTrust?: Flag;
   postgres: boolean;
+  /** What attack paths need of the pod: what it runs and the privileges it holds. */
+  pod: PodFacts;
+}
+
+/**
+ * A pod's privileges and images, reduced at read time for attack paths (attack-paths.ts).
+ * No field positions: these are never a finding's field, so they cost no locator lookups.
+ */
+export interface PodFacts {
+  /** `spec.serviceAccountName` (or the deprecated `serviceAccount`), default `default`. */
+  serviceAccount: string;
+  /** The pod's own `automountServiceAccountToken`; undefined leaves it to the ServiceAccount. */
+  automountToken?: boolean;
+  images: Array<{ container: string; image: string }>;
+  /** Names of the containers that run privileged. */
+  privileged: string[];
+  hostPID: boolean;
+  hostIPC: boolean;
+  /** Capabilities added, upper-cased without `CAP_`. */
+  capabilities: Array<{ container: string; cap: string }>;
+  hostPaths: Array<{ volume: string; path: string }>;
+  /** The node the pod is bound to (`spec.nodeName`, or a `kubernetes.io/hostname` node selector). */
+  nodeName?: string;
 }
 
 const DASHBOARD_IMAGE = /(^|\/)(kubernetesui\/dashboard(-web|-api)?|kubernetes-dashboard(-amd64)?)(:|@|$)/;
@@ -81,6 +109,7 @@ export function summarizeWorkload(
     owned: false,
     hostPorts: [],
     postgres: false,
+    pod: podFacts(pod),
   };
   const flag = (path: FieldPath, detail: string): Flag => {
     paths.push(path);
@@ -95,7 +124,10 @@ export function summarizeWorkload(
     arrAt(c.c, 'ports').forEach((p, i) => {
       const hp = numAt(p, 'hostPort');
       if (hp !== undefined && hp > 0)
-        s.hostPorts.push(flag([...c.path, 'ports', i, 'hostPort'], `container ${c.name} hostPort ${hp}`));
+        s.hostPorts.push({
+          ...flag([...c.path, 'ports', i, 'hostPort'], `container ${c.name} hostPort ${hp}`),
+          port: hp,
+        });
     });
     const image = strAt(c.c, 'image') ?? '';
     const imagePath = [...c.path, 'image'];
@@ -161,11 +193,52 @@ export function summarizeWorkload(
   return { ...s, at };
 }
 
+function podFacts(pod: PodView): PodFacts {
+  const spec = pod.spec;
+  const facts: PodFacts = {
+    serviceAccount: strAt(spec, 'serviceAccountName') ?? strAt(spec, 'serviceAccount') ?? 'default',
+    images: [],
+    privileged: [],
+    hostPID: spec.hostPID === true,
+    hostIPC: spec.hostIPC === true,
+    capabilities: [],
+    hostPaths: [],
+  };
+  if (typeof spec.automountServiceAccountToken === 'boolean') facts.automountToken = spec.automountServiceAccountToken;
+  const node = strAt(spec, 'nodeName') ?? strAt(objAt(spec, 'nodeSelector'), 'kubernetes.io/hostname');
+  if (node !== undefined && node !== '') facts.nodeName = node;
+  for (const c of containersOf(pod)) {
+    const image = strAt(c.c, 'image');
+    if (image !== undefined && image !== '') facts.images.push({ container: c.name, image });
+    const sc = objAt(c.c, 'securityContext');
+    if (sc?.privileged === true) facts.privileged.push(c.name);
+    for (const cap of arrAt(objAt(sc, 'capabilities'), 'add'))
+      if (typeof cap === 'string')
+        facts.capabilities.push({ container: c.name, cap: cap.toUpperCase().replace(/^CAP_/, '') });
+  }
+  arrAt(spec, 'volumes').forEach((v, i) => {
+    const path = strAt(objAt(v, 'hostPath'), 'path');
+    if (path !== undefined) facts.hostPaths.push({ volume: strAt(v, 'name') ?? `volumes[${i}]`, path });
+  });
+  return facts;
+}
+
 /** How a workload is reached from outside. */
 export interface ExposurePath {
   /** `Service shop/web (LoadBalancer)`, `Ingress shop/web → Service shop/web`. */
   route: string;
   service?: Located;
+  /** The way in, for ranking and explaining attack paths. */
+  entry: ExposureEntry;
+}
+
+/** The first hop of an exposure path: what listens outside the cluster. */
+export interface ExposureEntry {
+  via: 'LoadBalancer' | 'NodePort' | 'externalIPs' | 'Ingress' | 'Gateway' | 'hostPort' | 'hostNetwork';
+  /** The Ingress (`ns/name`) or Gateway names, for those. */
+  name?: string;
+  /** Ports open outside: Service ports (node ports for NodePort), the host port. */
+  ports: number[];
 }
 
 function selectorOf(svc: Located): Record<string, string> | undefined {
@@ -181,12 +254,22 @@ function nsName(at: Located): string {
 }
 
 /** Why a Service is reachable from outside by itself, or undefined for ClusterIP/headless. */
-function serviceExternal(svc: Located): string | undefined {
+function serviceExternal(svc: Located): 'LoadBalancer' | 'NodePort' | 'externalIPs' | undefined {
   const spec = objAt(svc.obj, 'spec');
   const type = strAt(spec, 'type');
   if (type === 'LoadBalancer' || type === 'NodePort') return type;
   if (arrAt(spec, 'externalIPs').length > 0) return 'externalIPs';
   return undefined;
+}
+
+/** The ports a Service opens for an entry: node ports for NodePort, service ports otherwise. */
+function servicePorts(svc: Located, nodePorts: boolean): number[] {
+  const out: number[] = [];
+  for (const p of arrAt(objAt(svc.obj, 'spec'), 'ports')) {
+    const n = nodePorts ? (numAt(p, 'nodePort') ?? numAt(p, 'port')) : numAt(p, 'port');
+    if (n !== undefined && !out.includes(n)) out.push(n);
+  }
+  return out;
 }
 
 function ingressBackends(ing: Located): string[] {
@@ -221,6 +304,8 @@ export class ExposureGraph {
   readonly exposed = new Map<WorkloadSummary, ExposurePath[]>();
   /** Services reachable from outside (by type, or as an Ingress/route backend), with routes. */
   readonly externalServices = new Map<Located, string[]>();
+  /** The entry of each route of `externalServices`, by route text. */
+  private readonly entries = new Map<string, ExposureEntry>();
 
   constructor(index: ClusterIndex) {
     // Workloads by namespace, then by each label pair, so a selector is matched against few.
@@ -236,19 +321,27 @@ export class ExposureGraph {
     }
     const services = new Map<string, Located>();
     for (const svc of index.of('Service')) services.set(nsName(svc), svc);
-    const markService = (svc: Located, route: string): void => {
+    const markService = (svc: Located, route: string, entry: ExposureEntry): void => {
       const routes = this.externalServices.get(svc) ?? [];
       if (!routes.includes(route)) routes.push(route);
       this.externalServices.set(svc, routes);
+      this.entries.set(route, entry);
     };
     for (const svc of index.of('Service')) {
       const why = serviceExternal(svc);
-      if (why) markService(svc, `Service ${nsName(svc)} (${why})`);
+      if (why)
+        markService(svc, `Service ${nsName(svc)} (${why})`, { via: why, ports: servicePorts(svc, why === 'NodePort') });
     }
     for (const ing of index.of('Ingress')) {
+      const ports = arrAt(objAt(ing.obj, 'spec'), 'tls').length > 0 ? [443] : [80];
       for (const name of ingressBackends(ing)) {
         const svc = services.get(`${ing.namespace ?? 'default'}/${name}`);
-        if (svc) markService(svc, `Ingress ${nsName(ing)} → Service ${nsName(svc)}`);
+        if (svc)
+          markService(svc, `Ingress ${nsName(ing)} → Service ${nsName(svc)}`, {
+            via: 'Ingress',
+            name: nsName(ing),
+            ports,
+          });
       }
     }
     for (const kind of ROUTE_KINDS) {
@@ -261,7 +354,11 @@ export class ExposureGraph {
         for (const b of routeBackends(route)) {
           const svc = services.get(`${b.namespace}/${b.name}`);
           if (svc)
-            markService(svc, `Gateway ${parents.join(', ')} → ${kind} ${nsName(route)} → Service ${nsName(svc)}`);
+            markService(svc, `Gateway ${parents.join(', ')} → ${kind} ${nsName(route)} → Service ${nsName(svc)}`, {
+              via: 'Gateway',
+              name: parents.join(', '),
+              ports: [],
+            });
         }
       }
     }
@@ -272,15 +369,18 @@ export class ExposureGraph {
       for (const w of byLabel.get(`${svc.namespace ?? 'default'}\u0000${k0}\u0000${v0}`) ?? []) {
         if (!Object.entries(sel).every(([k, v]) => w.podLabels[k] === v)) continue;
         const list = this.exposed.get(w) ?? [];
-        for (const route of routes) list.push({ route, service: svc });
+        for (const route of routes)
+          list.push({ route, service: svc, entry: this.entries.get(route) ?? { via: 'LoadBalancer', ports: [] } });
         this.exposed.set(w, list);
       }
     }
     for (const w of index.workloads) {
       if (w.owned) continue;
       const host: ExposurePath[] = [];
-      if (w.hostNetwork) host.push({ route: 'hostNetwork on the node address' });
-      for (const hp of w.hostPorts) host.push({ route: `${hp.detail} on the node address` });
+      if (w.hostNetwork)
+        host.push({ route: 'hostNetwork on the node address', entry: { via: 'hostNetwork', ports: [] } });
+      for (const hp of w.hostPorts)
+        host.push({ route: `${hp.detail} on the node address`, entry: { via: 'hostPort', ports: [hp.port] } });
       if (host.length > 0) this.exposed.set(w, [...(this.exposed.get(w) ?? []), ...host]);
     }
   }
@@ -383,7 +483,7 @@ export const EXPOSURE_CHECKS: readonly Check[] = [
       'The workload is selected by a LoadBalancer or NodePort Service (or one with externalIPs), by a Service behind an Ingress or a Gateway API route, or listens on the node address (hostNetwork, hostPort). An inventory of the attack surface: each path in should be intended.',
     remediation:
       'Use a ClusterIP Service unless the workload must be public; put public workloads behind an Ingress or Gateway with TLS and authentication; avoid hostNetwork and hostPort.',
-    frameworks: { CIS: ['5.3.2'], NSA: ['Network separation and hardening'], MITRE: ['T1133', 'T1190'] },
+    frameworks: { NSA: ['Network separation and hardening'], MITRE: ['T1133', 'T1190'] },
     check: NONE,
     analyze: externalWorkloads,
   },

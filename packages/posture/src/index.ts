@@ -15,12 +15,32 @@ export {
   type RoleDef,
   type Subject,
 } from './rbac.js';
-export { RBAC_CHECKS, rbacModelOf } from './rbac-checks.js';
+export { RBAC_CHECKS, grantRisks, rbacModelOf, type RbacRiskName } from './rbac-checks.js';
+export { ABSENCE_CHECK_KINDS, CIS_NSA_CHECKS, unjudgeableAbsenceChecks } from './cis-nsa-checks.js';
+export {
+  ATTACK_PATHS_ID,
+  attackPathCollector,
+  attackPathLine,
+  attackPathsOfObjects,
+  buildAttackPaths,
+  scanWithAttackPaths,
+  type AttackPath,
+  type AttackPathOptions,
+  type AttackStep,
+  type AttackStepKind,
+  type AttackTargetKind,
+  type ImageVulnLookup,
+  type ImageVulnSummary,
+  type PostureReportWithAttackPaths,
+} from './attack-paths.js';
+export { ImageVulnIndex, normalizeImageRef, parseImageVulns } from './image-vulns.js';
 export {
   EXPOSURE_CHECKS,
   ExposureGraph,
   exposureGraphOf,
+  type ExposureEntry,
   type ExposurePath,
+  type PodFacts,
   type WorkloadSummary,
 } from './exposure.js';
 export { checkRegistry } from './check.js';

@@ -20,6 +20,41 @@ export function formatPath(path: FieldPath): string {
   return out;
 }
 
+interface PathTrieNode {
+  text: string;
+  next: Map<PathSegment, PathTrieNode> | undefined;
+}
+
+/**
+ * `formatPath` for the engine's hot loop: the same text, but one string per distinct path,
+ * looked up segment by segment in a trie (no string is built for a path seen before). A
+ * cluster scan names the same few hundred paths in hundreds of thousands of findings; sharing
+ * the strings keeps them out of the garbage collector's way. Bounded: past `limit` distinct
+ * paths, new ones are formatted without being kept.
+ */
+export class PathTexts {
+  private readonly root: PathTrieNode = { text: '', next: undefined };
+  private size = 0;
+
+  constructor(private readonly limit = 50_000) {}
+
+  text(path: FieldPath): string {
+    let node = this.root;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i] as PathSegment;
+      let child = node.next?.get(seg);
+      if (child === undefined) {
+        if (this.size >= this.limit) return formatPath(path);
+        child = { text: formatPath(path.slice(0, i + 1)), next: undefined };
+        (node.next ??= new Map()).set(seg, child);
+        this.size++;
+      }
+      node = child;
+    }
+    return node.text;
+  }
+}
+
 /** A plain JSON object, as parsed from a manifest. */
 export type JsonObject = { [key: string]: unknown };
 

@@ -93,7 +93,56 @@ const RISKS = {
     ],
   },
   nodesProxy: { wants: [{ verbs: ['get', 'create'], groups: [''], resources: ['nodes/proxy'], clusterScoped: true }] },
+  persistentVolumes: {
+    wants: [{ verbs: ['create'], groups: [''], resources: ['persistentvolumes'], clusterScoped: true }],
+  },
+  csrApproval: {
+    wants: [
+      {
+        verbs: ['update', 'patch'],
+        groups: ['certificates.k8s.io'],
+        resources: ['certificatesigningrequests/approval'],
+        clusterScoped: true,
+      },
+    ],
+  },
+  webhookConfigurations: {
+    wants: [
+      {
+        verbs: ['create', 'update', 'patch', 'delete'],
+        groups: ['admissionregistration.k8s.io'],
+        resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
+        clusterScoped: true,
+      },
+    ],
+  },
+  tokenCreate: { wants: [{ verbs: ['create'], groups: [''], resources: ['serviceaccounts/token'] }] },
 } satisfies Record<string, Risk>;
+
+/** A risky permission by name, as attack paths read a service account's rights. */
+export type RbacRiskName = keyof typeof RISKS | 'clusterAdmin';
+
+/**
+ * The risky permissions one grant gives (each with what it allows, as findings word it).
+ * The grant's scope (cluster-wide or one namespace) is the grant's own.
+ */
+export function grantRisks(g: Grant): Array<{ risk: RbacRiskName; what: string }> {
+  if (g.role === undefined) return [];
+  const out: Array<{ risk: RbacRiskName; what: string }> = [];
+  if (g.binding.roleRef.kind === 'ClusterRole' && g.binding.roleRef.name === 'cluster-admin')
+    out.push({ risk: 'clusterAdmin', what: 'cluster-admin' });
+  else if (g.role.rules.some((s) => clusterAdminRule(s.rule)))
+    out.push({ risk: 'clusterAdmin', what: 'every verb on every resource' });
+  for (const [name, risk] of Object.entries(RISKS) as Array<[keyof typeof RISKS, Risk]>) {
+    for (const s of g.role.rules) {
+      const what = granted(s.rule, risk.wants, g.namespace !== undefined);
+      if (what === undefined) continue;
+      out.push({ risk: name, what });
+      break;
+    }
+  }
+  return out;
+}
 
 // One model per index: every RBAC check of a scan shares it.
 const MODELS = new WeakMap<ClusterIndex, RbacModel>();
@@ -390,6 +439,66 @@ export const RBAC_CHECKS: readonly Check[] = [
       },
     },
     RISKS.nodesProxy,
+  ),
+  riskCheck(
+    {
+      id: 'rbac-create-persistent-volumes',
+      severity: 'high',
+      title: 'PersistentVolumes can be created',
+      description: `Creating a PersistentVolume can point a hostPath (or another node-level source) at any directory of a node, and a pod that claims it reads or writes the node's filesystem. ${RBAC_DOC}`,
+      remediation:
+        'Remove create on persistentvolumes; let users request storage with PersistentVolumeClaims from a StorageClass.',
+      frameworks: { CIS: ['5.1.9'], NSA: ['Authentication and authorization: least privilege'], MITRE: ['T1611'] },
+    },
+    RISKS.persistentVolumes,
+  ),
+  riskCheck(
+    {
+      id: 'rbac-csr-approval',
+      severity: 'high',
+      title: 'CertificateSigningRequests can be approved',
+      description: `update or patch on certificatesigningrequests/approval approves client certificates: with a signer that issues them, a subject can mint a certificate for any user or group, system:masters included. ${RBAC_DOC}`,
+      remediation:
+        'Remove certificatesigningrequests/approval from the role; keep approval to the controller manager and administrators.',
+      frameworks: {
+        CIS: ['5.1.11'],
+        NSA: ['Authentication and authorization: least privilege'],
+        MITRE: ['T1078', 'T1098'],
+      },
+    },
+    RISKS.csrApproval,
+  ),
+  riskCheck(
+    {
+      id: 'rbac-webhook-configuration',
+      severity: 'high',
+      title: 'Admission webhook configurations can be changed',
+      description: `Creating, changing or deleting validating or mutating webhook configurations disables admission policy or sends every object (Secrets included) to a server of the subject's choosing, which may also rewrite pods. ${RBAC_DOC}`,
+      remediation:
+        'Remove create/update/patch/delete on validatingwebhookconfigurations and mutatingwebhookconfigurations; only the policy engine that owns them needs it.',
+      frameworks: {
+        CIS: ['5.1.12'],
+        NSA: ['Authentication and authorization: least privilege'],
+        MITRE: ['T1562', 'T1098'],
+      },
+    },
+    RISKS.webhookConfigurations,
+  ),
+  riskCheck(
+    {
+      id: 'rbac-service-account-token-create',
+      severity: 'high',
+      title: 'Service account tokens can be created',
+      description: `create on serviceaccounts/token issues tokens for the service accounts in scope: the subject acts with every permission those accounts hold. ${RBAC_DOC}`,
+      remediation:
+        'Remove create on serviceaccounts/token, or limit it with resourceNames to the accounts the subject must act as.',
+      frameworks: {
+        CIS: ['5.1.13'],
+        NSA: ['Authentication and authorization: least privilege'],
+        MITRE: ['T1528', 'T1078'],
+      },
+    },
+    RISKS.tokenCreate,
   ),
   {
     id: 'rbac-anonymous-access',

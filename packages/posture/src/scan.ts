@@ -3,21 +3,15 @@
  * returns one report. Objects are not kept once checked (only findings, and the few objects
  * a check looks up, such as ServiceAccounts), so memory follows the findings, not the input.
  */
-import {
-  PALISADE_VERSION,
-  stableId,
-  systemClock,
-  type Clock,
-  type Misconfiguration,
-  type PssLevel,
-} from '@palisade/core';
+import * as crypto from 'node:crypto';
+import { PALISADE_VERSION, systemClock, type Clock, type Misconfiguration, type PssLevel } from '@palisade/core';
 import type { Check, Violation } from './check.js';
 import { ClusterIndex } from './analysis.js';
 import { checkRegistry } from './check.js';
 import { CHECKS } from './checks.js';
 import { CheckEvaluationError } from './custom.js';
-import { readManifestText, type ManifestError, type ManifestObject } from './manifest.js';
-import { formatPath, objAt, strAt, type JsonObject } from './path.js';
+import { locateAll, readManifestText, type ManifestError, type ManifestObject, type Position } from './manifest.js';
+import { PathTexts, objAt, strAt, type JsonObject } from './path.js';
 import { PSS_LATEST_MINOR, formatPssVersion, pssChecksFor } from './pss.js';
 import { OTHER_KNOWN_KINDS, WORKLOAD_KINDS } from './workload.js';
 import { sortMisconfigurations } from './sort.js';
@@ -97,6 +91,11 @@ class PostureRun {
   /** Kinds judged: the known ones plus those custom checks in force name. */
   private readonly knownKinds: Set<string>;
   /** Objects a check could not be evaluated on, per check: reported once per check. */
+  private readonly paths = new PathTexts();
+  /** Messages repeat across objects (same check, same container name): one string each, bounded. */
+  private readonly messages = new Map<string, string>();
+  /** The `pss` block of each PSS check's findings: one object per check, shared. */
+  private readonly pssByCheck = new Map<Check, NonNullable<Misconfiguration['pss']>>();
   private readonly evalErrors = new Map<Check, { count: number; first: string; message: string }>();
   /** Built only when a check in force analyses across objects (RBAC, exposure). */
   private readonly index: ClusterIndex | undefined;
@@ -134,6 +133,7 @@ class PostureRun {
     this.summary.checked++;
     if (this.keptKinds.has(kind)) this.kept.set(keyOf(kind, namespaceOf(m.obj), nameOf(m.obj)), m.obj);
     this.index?.add(m, file, kind, apiVersion);
+    const found: Array<{ check: Check; v: Violation }> = [];
     for (const check of this.checks) {
       let violations: Violation[];
       try {
@@ -143,48 +143,77 @@ class PostureRun {
         this.evaluationFailed(check, err, m, file, kind);
         continue;
       }
-      for (const v of violations) {
-        const finding = this.toFinding(check, v, m, file, kind, apiVersion);
-        if (v.unless) this.pending.push({ finding, unless: v.unless });
-        else this.findings.push(finding);
-      }
+      for (const v of violations) found.push({ check, v });
     }
+    if (found.length === 0) return;
+    // Every finding of the object located in one pass; the resource is shared by its findings.
+    const positions = locateAll(
+      m,
+      found.map((f) => f.v.path),
+    );
+    const resource = this.resourceOf(m.obj, kind, apiVersion);
+    for (let i = 0; i < found.length; i++) {
+      const { check, v } = found[i] as { check: Check; v: Violation };
+      const finding = this.toFinding(check, v, resource, positions[i], file, m.document);
+      if (v.unless) this.pending.push({ finding, unless: v.unless });
+      else this.findings.push(finding);
+    }
+  }
+
+  private resourceOf(obj: JsonObject, kind: string, apiVersion: string): Misconfiguration['resource'] {
+    // Built key by key so the JSON shape (and key order) is that of every other report.
+    const resource = {} as Misconfiguration['resource'];
+    if (this.cluster !== undefined) resource.cluster = this.cluster;
+    const namespace = namespaceOf(obj);
+    if (namespace !== undefined) resource.namespace = namespace;
+    resource.apiVersion = apiVersion;
+    resource.kind = kind;
+    resource.name = nameOf(obj);
+    return resource;
+  }
+
+  private intern(message: string): string {
+    const known = this.messages.get(message);
+    if (known !== undefined) return known;
+    if (this.messages.size < 100_000) this.messages.set(message, message);
+    return message;
+  }
+
+  private pssOf(check: Check): Misconfiguration['pss'] | undefined {
+    if (!check.pss) return undefined;
+    let pss = this.pssByCheck.get(check);
+    if (pss === undefined) {
+      pss = { level: check.pss.level, control: check.pss.control, version: formatPssVersion(this.pssVersion) };
+      this.pssByCheck.set(check, pss);
+    }
+    return pss;
   }
 
   private toFinding(
     check: Check,
     v: Violation,
-    m: ManifestObject,
+    resource: Misconfiguration['resource'],
+    pos: Position | undefined,
     file: string,
-    kind: string,
-    apiVersion: string,
+    document: number,
   ): Misconfiguration {
-    const namespace = namespaceOf(m.obj);
-    const name = nameOf(m.obj);
-    const path = formatPath(v.path);
-    const pos = m.locate(v.path);
-    return {
-      id: stableId(check.id, this.cluster, file, m.document, apiVersion, kind, namespace, name, path),
+    const path = this.paths.text(v.path);
+    const finding: Misconfiguration = {
+      id: findingId(check.id, this.cluster, file, document, resource, path),
       checkId: check.id,
       checkVersion: check.version,
       title: check.title,
       severity: check.severity,
-      message: v.message,
-      resource: {
-        ...(this.cluster !== undefined ? { cluster: this.cluster } : {}),
-        ...(namespace !== undefined ? { namespace } : {}),
-        apiVersion,
-        kind,
-        name,
-      },
+      message: this.intern(v.message),
+      resource,
       path,
       remediation: check.remediation,
       frameworks: check.frameworks,
-      ...(check.pss
-        ? { pss: { level: check.pss.level, control: check.pss.control, version: formatPssVersion(this.pssVersion) } }
-        : {}),
-      source: { file, ...(pos ? { line: pos.line, column: pos.column } : {}), document: m.document },
     };
+    const pss = this.pssOf(check);
+    if (pss !== undefined) finding.pss = pss;
+    finding.source = pos !== undefined ? { file, line: pos.line, column: pos.column, document } : { file, document };
+    return finding;
   }
 
   private evaluationFailed(check: Check, err: Error, m: ManifestObject, file: string, kind: string): void {
@@ -224,7 +253,9 @@ class PostureRun {
     for (const check of this.checks) {
       if (check.analyze === undefined) continue;
       for (const { at, violation } of check.analyze(this.index, { pssVersion: this.pssVersion })) {
-        this.findings.push(this.toFinding(check, violation, at, at.file, at.kind, at.apiVersion));
+        const resource = this.resourceOf(at.obj, at.kind, at.apiVersion);
+        const pos = at.locate(violation.path);
+        this.findings.push(this.toFinding(check, violation, resource, pos, at.file, at.document));
       }
     }
   }
@@ -250,6 +281,43 @@ function namespaceOf(obj: JsonObject): string | undefined {
 function nameOf(obj: JsonObject): string {
   const meta = objAt(obj, 'metadata');
   return strAt(meta, 'name') ?? strAt(meta, 'generateName') ?? '(unnamed)';
+}
+
+/**
+ * The finding's stable id: `stableId` of the same parts (so ids do not change between
+ * versions), hashed in one call instead of one update per part — ids are computed for every
+ * finding, and a cluster dump has hundreds of thousands.
+ */
+function findingId(
+  checkId: string,
+  cluster: string | undefined,
+  file: string,
+  document: number,
+  resource: Misconfiguration['resource'],
+  path: string,
+): string {
+  const parts = [
+    checkId,
+    cluster,
+    file,
+    document,
+    resource.apiVersion,
+    resource.kind,
+    resource.namespace,
+    resource.name,
+    path,
+  ];
+  let s = '';
+  for (const p of parts) s += (p === undefined ? '\u0000' : String(p)) + '\u0001';
+  // crypto.hash (one-shot, Node ≥ 20.12) is several times faster than a Hash object per id.
+  const digest = typeof crypto.hash === 'function' ? crypto.hash('sha256', s, 'hex') : sha256Hex(s);
+  // Two short slices (copied, under V8's sliced-string minimum) rather than one: a 16-digit
+  // slice would keep the whole 64-digit digest alive behind every finding.
+  return digest.slice(0, 8) + digest.slice(8, 16);
+}
+
+function sha256Hex(s: string): string {
+  return crypto.createHash('sha256').update(s).digest('hex');
 }
 
 // Objects without a namespace are matched as if in "default", where kubectl would put them.

@@ -65,20 +65,34 @@ export interface PodView {
   metaPath: FieldPath;
 }
 
+// Every check asks for the pod and containers of the same object: computed once per object
+// (and per PodView) instead of once per check. Frozen, since every check shares them.
+const podCache = new WeakMap<JsonObject, PodView | null>();
+const containerCache = new WeakMap<PodView, Map<string, ContainerView[]>>();
+
 /** The pod of a workload object, or undefined when the kind carries no pod. */
 export function podOf(obj: JsonObject): PodView | undefined {
+  let pod = podCache.get(obj);
+  if (pod === undefined) {
+    pod = readPod(obj) ?? null;
+    podCache.set(obj, pod);
+  }
+  return pod ?? undefined;
+}
+
+function readPod(obj: JsonObject): PodView | undefined {
   const kind = strAt(obj, 'kind');
   if (kind === undefined) return undefined;
   const base = TEMPLATE_PATHS[kind];
   if (base === undefined) return undefined;
   let template: unknown = obj;
   for (const seg of base) template = objAt(template, seg as string);
-  return {
+  return Object.freeze({
     spec: objAt(template, 'spec') ?? {},
     specPath: [...base, 'spec'],
     meta: objAt(template, 'metadata') ?? {},
     metaPath: [...base, 'metadata'],
-  };
+  });
 }
 
 export type ContainerKind = 'containers' | 'initContainers' | 'ephemeralContainers';
@@ -96,6 +110,15 @@ export function containersOf(
   pod: PodView,
   kinds: readonly ContainerKind[] = ['initContainers', 'containers', 'ephemeralContainers'],
 ): ContainerView[] {
+  let byKinds = containerCache.get(pod);
+  if (byKinds === undefined) containerCache.set(pod, (byKinds = new Map<string, ContainerView[]>()));
+  const key = kinds.join(',');
+  let views = byKinds.get(key);
+  if (views === undefined) byKinds.set(key, (views = Object.freeze(readContainers(pod, kinds)) as ContainerView[]));
+  return views;
+}
+
+function readContainers(pod: PodView, kinds: readonly ContainerKind[]): ContainerView[] {
   const out: ContainerView[] = [];
   for (const kind of kinds) {
     arrAt(pod.spec, kind).forEach((c, i) => {

@@ -7,11 +7,16 @@ import { PalisadeError, type Misconfiguration, type Severity } from '@palisade/c
 import type { Check } from './check.js';
 import { CHECKS } from './checks.js';
 import type { PostureReport } from './scan.js';
+import { attackPathLine, type PostureReportWithAttackPaths } from './attack-paths.js';
 
 export const POSTURE_FORMATS = ['table', 'json', 'sarif'] as const;
 export type PostureFormat = (typeof POSTURE_FORMATS)[number];
 
-export function writePostureReport(report: PostureReport, format: string, checks: readonly Check[] = CHECKS): string {
+export function writePostureReport(
+  report: PostureReportWithAttackPaths,
+  format: string,
+  checks: readonly Check[] = CHECKS,
+): string {
   switch (format) {
     case 'table':
       return postureTable(report);
@@ -42,7 +47,18 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-export function postureTable(report: PostureReport): string {
+/** Attack paths shown in the table; the JSON report has them all. */
+const TABLE_ATTACK_PATHS = 10;
+
+function attackPathSection(report: PostureReportWithAttackPaths): string[] {
+  const paths = report.attackPaths ?? [];
+  if (paths.length === 0) return [];
+  const shown = paths.slice(0, TABLE_ATTACK_PATHS);
+  const more = paths.length > shown.length ? ` (top ${shown.length} of ${paths.length}; all in -f json)` : '';
+  return [`ATTACK PATHS${more}`, ...shown.map(attackPathLine), ''];
+}
+
+export function postureTable(report: PostureReportWithAttackPaths): string {
   const lines: string[] = [];
   const rows = report.misconfigurations.map((m) => [
     where(m),
@@ -64,6 +80,7 @@ export function postureTable(report: PostureReport): string {
     for (const r of rows) lines.push(r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0))).join('  '));
     lines.push('');
   }
+  lines.push(...attackPathSection(report));
   lines.push(summaryLine(report));
   for (const e of report.errors) lines.push(`error: ${e.file}${e.line ? `:${e.line}` : ''}: ${e.message}`);
   return lines.join('\n') + '\n';

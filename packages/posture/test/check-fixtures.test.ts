@@ -1,7 +1,7 @@
 /**
  * Hand-written fixtures for the cross-object checks: test/fixtures/checks/<check id>/ holds
  * `fail.*.yaml` (at least one finding of that check) and `pass.*.yaml` (none of it). Every
- * RBAC and exposure check must have both, so a check cannot ship untested either way. Reports
+ * RBAC, exposure and CIS/NSA check (cis-nsa-checks.ts) must have both, so a check cannot ship untested either way. Reports
  * of every fixture also validate against the JSON schema.
  */
 import { test } from 'node:test';
@@ -11,20 +11,21 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import formatsModule from 'ajv-formats';
 import { fixturePath, repoRoot } from '@palisade/testkit';
-import { CHECKS, scanManifests, writePostureReport } from '../src/index.js';
+import { CHECKS, CIS_NSA_CHECKS, scanManifests, writePostureReport } from '../src/index.js';
 
 type FormatsPlugin = (ajv: Ajv2020) => unknown;
 const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ??
   formatsModule) as unknown as FormatsPlugin;
 
-test('every RBAC and exposure check has pass and fail fixtures, and they behave', () => {
+test('every RBAC, exposure and CIS/NSA check has pass and fail fixtures, and they behave', () => {
   const root = fixturePath('posture', 'checks');
   const ajv = new Ajv2020({ allErrors: true, strict: true });
   addFormats(ajv);
   const validate = ajv.compile(
     JSON.parse(readFileSync(join(repoRoot(), 'docs', 'posture-schema.json'), 'utf8')) as object,
   );
-  const ids = CHECKS.map((c) => c.id).filter((id) => /^(rbac|exposure)-/.test(id));
+  const cisNsa = new Set(CIS_NSA_CHECKS.map((c) => c.id));
+  const ids = CHECKS.map((c) => c.id).filter((id) => /^(rbac|exposure)-/.test(id) || cisNsa.has(id));
   const dirs = readdirSync(root).sort();
   assert.deepEqual(dirs, [...ids].sort(), 'one fixture directory per cross-object check');
   const failures: string[] = [];

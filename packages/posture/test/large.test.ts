@@ -1,6 +1,7 @@
 /**
- * A 50 MB manifest, generated here, must be scanned in a heap capped at 512 MB: documents and
- * List items are parsed one at a time, so memory follows the findings, not the input.
+ * A 50 MB manifest, generated here, must be scanned in a heap capped at 512 MB: documents,
+ * List items (JSON, and one huge YAML List document split by indentation) are parsed one at
+ * a time, so memory follows the findings, not the input; every finding points at its line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,10 +15,12 @@ interface ChildResult {
   summary: { objects: number; checked: number; findings: number };
   errors: number;
   privileged: number;
+  positionsMatch: boolean;
+  firstMismatch: string | null;
   lastLine: number;
 }
 
-function runChild(format: 'yaml' | 'json'): ChildResult {
+function runChild(format: 'yaml' | 'yaml-list' | 'json'): ChildResult {
   const out = execFileSync(process.execPath, ['--max-old-space-size=512', CHILD, format], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -25,7 +28,7 @@ function runChild(format: 'yaml' | 'json'): ChildResult {
   return JSON.parse(out) as ChildResult;
 }
 
-for (const format of ['yaml', 'json'] as const) {
+for (const format of ['yaml', 'yaml-list', 'json'] as const) {
   test(`a 50 MB ${format} manifest is scanned within a 512 MB heap`, () => {
     const r = runChild(format);
     assert.ok(r.bytes >= 50 * 1024 * 1024, `generated ${r.bytes} bytes`);
@@ -33,6 +36,7 @@ for (const format of ['yaml', 'json'] as const) {
     assert.equal(r.summary.checked, r.summary.objects);
     const deployments = Math.ceil(r.summary.objects / 100);
     assert.equal(r.privileged, deployments, 'one privileged finding per Deployment');
+    assert.ok(r.positionsMatch, `findings point at their field's line and column (first mismatch ${r.firstMismatch})`);
     assert.ok(r.lastLine > 100_000, 'lines are counted through the whole file');
   });
 }

@@ -167,7 +167,7 @@ test('the registry: unique ids, every check documented', () => {
   assert.throws(() => checkRegistry([...CHECKS, CHECKS[0]!]), /duplicate plugin id/);
   for (const c of CHECKS) {
     assert.ok(c.title && c.description && c.remediation, c.id);
-    assert.match(c.id, /^(pss|workload|rbac|exposure)-[a-z0-9-]+$/);
+    assert.match(c.id, /^(pss|workload|rbac|exposure|namespace|ingress|secret)-[a-z0-9-]+$/);
   }
 });
 

@@ -5,6 +5,7 @@
  * (or `--in-cluster`) runs the same checks on a live snapshot of a cluster; `posture checks`
  * lists the catalogue.
  */
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { PalisadeError, SEVERITIES, isSeverity, type PssLevel, type Severity } from '@palisade/core';
 import {
@@ -14,17 +15,21 @@ import {
   loadCustomChecks,
   manifestInputs,
   parsePssVersion,
-  scanManifests,
+  parseImageVulns,
+  scanWithAttackPaths,
+  unjudgeableAbsenceChecks,
   writePostureReport,
+  type AttackPathOptions,
   type Check,
   type ConditionLanguage,
   type PostureInput,
-  type PostureReport,
+  type PostureReportWithAttackPaths as PostureReport,
 } from '@palisade/posture';
 import {
   KubeClient,
   inClusterConfig,
   loadKubeconfig,
+  SNAPSHOT_KINDS,
   takeSnapshot,
   type ClusterConfig,
   type KubeObject,
@@ -63,6 +68,21 @@ interface PostureScanFlags {
   allowIncomplete: boolean;
   pageSize?: number;
   requestTimeout?: number;
+  imageVulns?: string;
+}
+
+/** Attack path options: image vulnerability counts from --image-vulns FILE, when given. */
+function attackPathOptions(flags: PostureScanFlags): AttackPathOptions {
+  const file = flags.imageVulns;
+  if (file === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new PalisadeError('E_INPUT', `cannot read the --image-vulns file: ${why}`, { subject: file });
+  }
+  return { imageVulnerabilities: parseImageVulns(text, file).lookup };
 }
 
 function parseExitCode(v: string): number {
@@ -169,6 +189,17 @@ function controlledBy(o: KubeObject, controllers: Set<string>): boolean {
   );
 }
 
+/**
+ * Kinds the snapshot holds every object of: what it lists, less what failed to list. A kind
+ * the cluster does not serve counts (it has none). Checks that report an absence of a kind
+ * the snapshot could not read are skipped, not run blind.
+ */
+function readableKinds(snap: Snapshot): string[] {
+  if (snap.errors.some((e) => e.kind === 'discovery')) return [];
+  const failed = new Set(snap.errors.map((e) => e.kind.slice(e.kind.lastIndexOf('/') + 1)));
+  return SNAPSHOT_KINDS.map((k) => k.kind).filter((k) => !failed.has(k));
+}
+
 function clusterConfig(flags: PostureScanFlags, io: Io): ClusterConfig {
   if (flags.inCluster) {
     if (flags.kubeconfig !== undefined || flags.context !== undefined)
@@ -187,6 +218,7 @@ async function runLiveScan(flags: PostureScanFlags, io: Io): Promise<number> {
   const severities = parseSeverities(flags.severity);
   const catalogue = loadCatalogue(flags.checks);
   const skip = knownCheckIds(flags.skipCheck, catalogue);
+  const attackPaths = attackPathOptions(flags);
   const client = new KubeClient(
     clusterConfig(flags, io),
     flags.requestTimeout !== undefined ? { requestTimeoutMs: Math.round(flags.requestTimeout * 1000) } : {},
@@ -197,13 +229,14 @@ async function runLiveScan(flags: PostureScanFlags, io: Io): Promise<number> {
   } finally {
     client.close();
   }
-  const scanned = scanManifests(snapshotInputs(snap), {
+  const scanned = scanWithAttackPaths(snapshotInputs(snap), {
     pssLevel: flags.pssLevel,
     pssVersion,
     pssOnly: flags.pssOnly,
-    skip,
+    skip: [...skip, ...unjudgeableAbsenceChecks(readableKinds(snap))],
     checks: catalogue,
     cluster: snap.cluster,
+    attackPaths,
   });
   // Findings of a live scan are located by resource.cluster (and namespace/kind/name); the
   // synthetic per-object "file" the engine needs means nothing to a reader, so it is dropped.
@@ -244,12 +277,20 @@ async function runPostureScan(paths: string[], flags: PostureScanFlags, io: Io):
   // Custom check files load before any input is read: a broken file fails the scan (exit 2).
   const catalogue = loadCatalogue(flags.checks);
   const skip = knownCheckIds(flags.skipCheck, catalogue);
+  const attackPaths = attackPathOptions(flags);
   if (paths.filter((p) => p === '-').length > 1) throw new PalisadeError('E_INPUT', 'stdin (-) can be given only once');
   const stdinText = paths.includes('-') ? await readAll(io.stdin) : '';
   const report = filterSeverities(
-    scanManifests(
+    scanWithAttackPaths(
       manifestInputs(paths, () => stdinText),
-      { pssLevel: flags.pssLevel, pssVersion, pssOnly: flags.pssOnly, skip, checks: catalogue },
+      {
+        pssLevel: flags.pssLevel,
+        pssVersion,
+        pssOnly: flags.pssOnly,
+        skip,
+        checks: catalogue,
+        attackPaths,
+      },
     ),
     severities,
   );
@@ -296,6 +337,10 @@ export function postureCommand(io: Io, setExit: (code: number) => void): Command
     .option('--checks <file>', 'add the custom checks (CEL conditions) in this YAML file (repeatable)', collect, [])
     .option('--severity <list>', `only report these severities (comma-separated: ${SEVERITIES.join(',')})`)
     .option('--exit-code <n>', 'exit with this code when misconfigurations are found (CI gates)', parseExitCode, 0)
+    .option(
+      '--image-vulns <file>',
+      'rank attack paths with image vulnerability counts from this JSON file (image → {critical, high, kev, fixable}, or palisade scan -f json reports)',
+    )
     .option(
       '--allow-unreadable',
       'exit 0 even when some input could not be parsed (by default the scan fails closed)',
