@@ -19,6 +19,12 @@ export interface KubeClientOptions {
   requestTimeoutMs?: number;
   /** Budget of an exec credential plugin run (default 30 s). */
   execTimeoutMs?: number;
+  /**
+   * Environment of exec credential plugins: `inherit` (kubectl's behaviour, for a person's own
+   * kubeconfig) or `minimal` (PATH, HOME, locale and the kubeconfig's own `env` entries: what a
+   * server uses, so a registered kubeconfig's plugin never sees the server's secrets).
+   */
+  execEnv?: 'inherit' | 'minimal';
   /** Largest response body accepted (default 64 MiB): a bound on one page, not on the list. */
   maxResponseBytes?: number;
 }
@@ -30,6 +36,13 @@ export interface ListOptions {
   maxObjects?: number;
   /** Called per page with the page's items (snapshot progress, streaming consumers). */
   onPage?: (items: KubeObject[]) => void;
+  /**
+   * Most pages one list may take (default 10 000) and the wall-clock budget of the whole list
+   * (default 5 min): a server that keeps answering with continue tokens (empty pages are
+   * legitimate when a selector filters everything out) cannot keep a snapshot going forever.
+   */
+  maxPages?: number;
+  timeoutMs?: number;
 }
 
 export type KubeObject = Record<string, unknown>;
@@ -60,6 +73,7 @@ export class KubeClient {
   private readonly url: URL;
   private readonly timeoutMs: number;
   private readonly execTimeoutMs: number;
+  private readonly execEnv: 'inherit' | 'minimal';
   private readonly maxBytes: number;
   private execCred: ExecCredentialResult | undefined;
   private execAgent: Agent | undefined;
@@ -76,6 +90,7 @@ export class KubeClient {
       });
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.execTimeoutMs = options.execTimeoutMs ?? 30_000;
+    this.execEnv = options.execEnv ?? 'inherit';
     this.maxBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
     this.agent =
       this.url.protocol === 'https:' ? this.makeAgent(config.auth.clientCert, config.auth.clientKey) : undefined;
@@ -149,7 +164,19 @@ export class KubeClient {
     let token: string | undefined;
     let resourceVersion: string | undefined;
     let pages = 0;
+    const maxPages = options.maxPages ?? 10_000;
+    const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+    const seenTokens = new Set<string>();
     do {
+      if (pages >= maxPages || Date.now() > deadline) {
+        throw new PalisadeError(
+          'E_TIMEOUT',
+          pages >= maxPages
+            ? `list did not end after ${maxPages} pages`
+            : `list did not end within ${options.timeoutMs ?? 300_000} ms (${pages} pages)`,
+          { subject: this.subject(resource) },
+        );
+      }
       const q = new URLSearchParams({ limit: String(pageSize) });
       if (token) q.set('continue', token);
       const body = await this.getJson(`${path}?${q.toString()}`, resource);
@@ -166,6 +193,14 @@ export class KubeClient {
       items.push(...page);
       const next = list.metadata?.continue;
       token = typeof next === 'string' && next !== '' ? next : undefined;
+      if (token !== undefined) {
+        // A token handed out twice would page in a circle.
+        if (seenTokens.has(token))
+          throw new PalisadeError('E_CORRUPT', 'list returned the same continue token twice', {
+            subject: this.subject(resource),
+          });
+        seenTokens.add(token);
+      }
       if (typeof list.metadata?.resourceVersion === 'string') resourceVersion = list.metadata.resourceVersion;
     } while (token !== undefined);
     return { items, ...(resourceVersion !== undefined ? { resourceVersion } : {}), pages, restarted };
@@ -218,7 +253,7 @@ export class KubeClient {
     if (a.exec) {
       const now = Date.now();
       if (forceRefresh || !this.execCred || (this.execCred.expiresAt !== undefined && this.execCred.expiresAt <= now)) {
-        this.execCred = await runExecPlugin(a.exec, subject, this.execTimeoutMs);
+        this.execCred = await runExecPlugin(a.exec, subject, this.execTimeoutMs, this.execEnv);
         this.execAgent?.destroy();
         this.execAgent =
           this.execCred.clientCert && this.url.protocol === 'https:'

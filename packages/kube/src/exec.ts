@@ -25,18 +25,29 @@ function commandPath(exec: ExecConfig): string {
   return !isAbsolute(exec.command) && exec.command.includes('/') ? join(exec.baseDir, exec.command) : exec.command;
 }
 
+// What a plugin needs to find itself and its config files, and nothing that could be a secret.
+const MINIMAL_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'TZ'] as const;
+
+function baseEnv(mode: 'inherit' | 'minimal'): NodeJS.ProcessEnv {
+  if (mode === 'inherit') return { ...process.env };
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of MINIMAL_ENV) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
+}
+
 /** Run the plugin and parse its ExecCredential. */
 export async function runExecPlugin(
   exec: ExecConfig,
   subject: string,
   timeoutMs = 30_000,
+  envMode: 'inherit' | 'minimal' = 'inherit',
 ): Promise<ExecCredentialResult> {
   const execInfo = JSON.stringify({
     apiVersion: exec.apiVersion,
     kind: 'ExecCredential',
     spec: { interactive: false },
   });
-  const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: execInfo };
+  const env: NodeJS.ProcessEnv = { ...baseEnv(envMode), KUBERNETES_EXEC_INFO: execInfo };
   for (const e of exec.env) env[e.name] = e.value;
   const out = await new Promise<Buffer>((resolvePromise, reject) => {
     const child = spawn(commandPath(exec), exec.args, { env, stdio: ['ignore', 'pipe', 'ignore'] });

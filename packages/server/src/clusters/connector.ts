@@ -90,7 +90,9 @@ export function createClusterConnector(opts: ConnectorOptions): ClusterConnector
   const { storage } = opts;
   const clock = opts.clock ?? systemClock;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
-  const makeClient = opts.clientFactory ?? ((config, o) => new KubeClient(config, o));
+  // Plugins of registered kubeconfigs get a minimal environment: never the server's
+  // PALISADE_SECRET_KEY, DATABASE_URL or admin token.
+  const makeClient = opts.clientFactory ?? ((config, o) => new KubeClient(config, { ...o, execEnv: 'minimal' }));
 
   return {
     async snapshotCluster(clusterId, options = {}) {
