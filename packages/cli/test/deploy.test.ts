@@ -17,6 +17,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { FrameReader, REC_READY } from '@palisade/sensor';
 import { debianImage, repoRoot } from '@palisade/testkit';
 import { run } from './helpers.js';
+import { sensorCommand } from '../src/commands/sensor.js';
 
 const ROOT = repoRoot();
 const MANIFESTS = join(ROOT, 'deploy', 'manifests');
@@ -178,7 +179,7 @@ test('deploy: collector has exactly the loader capabilities, hostPID, read-only 
     assert.equal(hostPathOf(spec, m.name), dir);
   }
   assert.equal(hostPathOf(spec, mount(c, SOCKET_DIR).name), SOCKET_DIR);
-  assert.deepEqual(c.args, ['sensor', 'collect', '--socket', SOCKET]);
+  assert.deepEqual(c.args, ['sensor', 'collect', '--socket', SOCKET, '--runtime-root', '/host']);
   // The collector reaches the publisher's 0660 socket through the publisher's group.
   assert.deepEqual(spec.securityContext?.supplementalGroups, [PUBLISHER_UID]);
   // The init container hands the host dirs to the publisher's uid.
@@ -224,7 +225,7 @@ test('deploy: publisher is unprivileged, shares the socket dir, spools on the no
   assert.equal(spec.volumes?.find((v) => v.name === token.name)?.secret?.secretName, 'palisade-ingest-token');
   const args = c.args ?? [];
   assert.equal(args[args.indexOf('--socket') + 1], SOCKET);
-  assert.equal(args[args.indexOf('--spool') + 1], SPOOL);
+  assert.equal(args[args.indexOf('--spool-dir') + 1], SPOOL);
   assert.equal(args[args.indexOf('--token-file') + 1], '/var/run/secrets/palisade/token');
   // The token is a file, never an environment variable.
   assert.ok(!JSON.stringify(c).includes('secretKeyRef'));
@@ -280,6 +281,33 @@ test('deploy: every pod references declared volumes, service accounts and the co
     }
   }
   find('ConfigMap', 'palisade-sensor');
+});
+
+test('deploy: every flag the manifests and the chart pass is an option of the real command; no --ca-file by default', () => {
+  const io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: {} };
+  const sensor = sensorCommand(io, () => undefined);
+  const optionsOf = (name: string): Set<string> => {
+    const sub = sensor.commands.find((c) => c.name() === name);
+    assert.ok(sub, `palisade sensor ${name} exists`);
+    return new Set(sub.options.map((o) => o.long ?? ''));
+  };
+  const templates = chartTemplates();
+  for (const row of TABLE) {
+    const known = optionsOf(row.command);
+    const args = podSpec(find(row.kind, row.name)).containers[0]!.args ?? [];
+    const flags = args.filter((a) => a.startsWith('--'));
+    for (const f of flags) assert.ok(known.has(f), `${row.name}: palisade sensor ${row.command} has ${f}`);
+    // publish and inventory refuse a missing CA file, and the CA ConfigMap is optional.
+    assert.ok(!args.includes('--ca-file'), `${row.name}: no --ca-file unless a CA is configured`);
+    const tpl = templates.get(
+      `${row.command === 'collect' ? 'collector' : row.command === 'publish' ? 'publisher' : 'inventory'}.yaml`,
+    )!;
+    const tplFlags = [...tpl.matchAll(/(?:^\s*- |[[,]\s*)(--[a-z][a-z-]*)/gm)].map((m) => m[1]!);
+    assert.ok(tplFlags.length > 0, `${row.name}: chart passes flags`);
+    for (const f of tplFlags) assert.ok(known.has(f), `chart ${row.name}: palisade sensor ${row.command} has ${f}`);
+    if (tplFlags.includes('--ca-file'))
+      assert.match(tpl, /if or \.Values\.server\.caBundle \.Values\.server\.caExisting \}\}\s*- --ca-file/);
+  }
 });
 
 // ---- Helm chart ----

@@ -48,10 +48,46 @@ async function sensor(argv: string[], onStderr: (all: string) => void = () => un
   return { code, stdout, stderr };
 }
 
-test('sensor collect: without --local is a one-line error', async () => {
-  const r = await sensor(['collect', '--duration', '1']);
+test('sensor collect: without --local, a missing publisher socket directory is a one-line error naming it', async () => {
+  const dir = `/nonexistent-palisade-${process.pid}`;
+  const r = await sensor(['collect', '--socket', `${dir}/publisher.sock`, '--duration', '1']);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'palisade: sensor collect: only --local collection is supported for now\n');
+  if (isRoot) {
+    assert.equal(
+      r.stderr,
+      `palisade: sensor collect: the publisher's socket directory ${dir} does not exist: ` +
+        'run `palisade sensor publish`, pass --socket, or use --local\n',
+    );
+  } else {
+    // Not root: the root error comes first, whatever else is wrong.
+    assert.equal(r.stderr, 'palisade: sensor collect: needs root to load eBPF programs (run with sudo)\n');
+  }
+  assert.equal(r.stdout, '');
+});
+
+test('sensor collect: bad attribution and drift flags are one-line errors before the sensor starts', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--resolver', 'crio'], /argument 'crio' is invalid/],
+    [['--enforce-mechanism', 'ptrace'], /argument 'ptrace' is invalid/],
+    [['--resolve-wait-ms', '0'], /--resolve-wait-ms: must be a whole number from 1 to 5000, got "0"/],
+  ];
+  if (isRoot)
+    cases.push(
+      [
+        ['--resolver', 'kubernetes'],
+        /^palisade: --resolver: the Kubernetes resolver needs --kubeconfig FILE or to run in a pod \(KUBERNETES_SERVICE_HOST\)\n$/,
+      ],
+      [
+        ['--drift-policy', '/nonexistent/drift.yaml'],
+        /^palisade: \/nonexistent\/drift\.yaml: cannot read drift policy: ENOENT\n$/,
+      ],
+    );
+  for (const [flags, expected] of cases) {
+    const r = await sensor(['collect', '--local', ...flags, '--duration', '1']);
+    assert.equal(r.code, 2, flags.join(' '));
+    assert.match(r.stderr, expected, flags.join(' '));
+    assert.doesNotMatch(r.stderr, /sensor: collecting/);
+  }
 });
 
 test('sensor collect: a bad --duration is a one-line error', async () => {
@@ -82,14 +118,24 @@ test(
     const script =
       `import { sensorCommand } from ${JSON.stringify(mod)};` +
       `const io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };` +
-      `try { await sensorCommand(io, () => {}).parseAsync(['collect', '--local', '--duration', '1'], { from: 'user' }); }` +
+      `const argv = JSON.parse(process.argv[1]);` +
+      `try { await sensorCommand(io, () => {}).parseAsync(argv, { from: 'user' }); }` +
       `catch (e) { process.stderr.write('palisade: ' + e.describe() + '\\n'); process.exit(2); }`;
-    const r = await execFileP(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 }).then(
-      () => ({ code: 0, stderr: '' }),
-      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
-    );
-    assert.equal(r.code, 2, r.stderr);
-    assert.equal(r.stderr, 'palisade: sensor collect: needs root to load eBPF programs (run with sudo)\n');
+    // With --local, and in socket mode with a missing socket directory: the root error comes first.
+    for (const argv of [
+      ['collect', '--local', '--duration', '1'],
+      ['collect', '--socket', '/nonexistent-palisade/publisher.sock', '--duration', '1'],
+    ]) {
+      const r = await execFileP(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(argv)], {
+        uid: 65534,
+        gid: 65534,
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, 'palisade: sensor collect: needs root to load eBPF programs (run with sudo)\n');
+    }
   },
 );
 
@@ -104,9 +150,8 @@ test(
   'sensor collect --local: a host shell with /dev/tcp in its command line raises PAL-RT-002; counters on stderr',
   { skip: liveSkip },
   async () => {
-    // The sensor only produces exec/connect/exit events, so file rules (e.g. /etc/shadow reads)
-    // cannot fire; PAL-RT-002 (reverse shell via /dev/tcp) applies to host processes too. The
-    // shell runs the no-op `:` builtin, so nothing is opened or connected.
+    // PAL-RT-002 (reverse shell via /dev/tcp) applies to host processes too. The shell runs the
+    // no-op `:` builtin, so nothing is opened or connected.
     const marker = `palisade-cli-test-${process.pid}`;
     let fired: Promise<unknown> | undefined;
     const r = await sensor(['collect', '--local', '--duration', '3'], (all) => {

@@ -21,9 +21,12 @@ export interface CollectorSource {
   counters?(): SensorCounters;
 }
 
-/** What the collector needs of the rule engine (a `RuleEngine` fits). */
+/**
+ * What the collector needs of the rule engine (a `RuleEngine` fits). A promise is awaited
+ * (e.g. a drift stage that registers containers with the enforcer); plain arrays cost no await.
+ */
 export interface CollectorEngine {
-  evaluate(ev: RuntimeEvent): Alert[];
+  evaluate(ev: RuntimeEvent): Alert[] | Promise<Alert[]>;
 }
 
 /** Where items go: a `TransportClient` fits. */
@@ -66,6 +69,8 @@ export interface CollectorStats {
 export interface Collector {
   /** Resolves when the source ends (after a last counters delta); never rejects. */
   readonly done: Promise<CollectorStats>;
+  /** Hands over an alert raised outside the event loop (drift stop records), counted like the others. */
+  offerAlert(a: Alert): void;
   stats(): CollectorStats;
   metrics(): MetricFamily[];
 }
@@ -134,6 +139,13 @@ export function runCollector(opts: CollectorOptions): Collector {
     else s.droppedEvents++;
   };
 
+  const offerAlert = (a: Alert): void => {
+    s.alerts++;
+    s.alertsByRule[a.ruleId] = (s.alertsByRule[a.ruleId] ?? 0) + 1;
+    opts.onAlert?.(a);
+    offer({ k: 'alert', alert: a });
+  };
+
   const handle = async (raw: RuntimeEvent): Promise<void> => {
     let ev = raw;
     if (opts.enrich) {
@@ -152,17 +164,13 @@ export function runCollector(opts: CollectorOptions): Collector {
     s.events[ev.type] = (s.events[ev.type] ?? 0) + 1;
     let alerts: Alert[] = [];
     try {
-      alerts = opts.engine.evaluate(ev);
+      const r = opts.engine.evaluate(ev);
+      alerts = Array.isArray(r) ? r : await r;
     } catch {
       // The engine counts condition errors per rule; an exception here is a bug, not a reason to stop.
       s.engineErrors++;
     }
-    for (const a of alerts) {
-      s.alerts++;
-      s.alertsByRule[a.ruleId] = (s.alertsByRule[a.ruleId] ?? 0) + 1;
-      opts.onAlert?.(a);
-      offer({ k: 'alert', alert: a });
-    }
+    for (const a of alerts) offerAlert(a);
     if (forward.has(ev.type)) {
       s.forwarded++;
       offer({ k: 'event', event: ev });
@@ -240,5 +248,5 @@ export function runCollector(opts: CollectorOptions): Collector {
     return out;
   };
 
-  return { done, stats: snapshot, metrics };
+  return { done, stats: snapshot, metrics, offerAlert };
 }

@@ -31,6 +31,8 @@ import {
   emptyDriftPolicy,
   globalMask,
   judgeDrift,
+  judgeablePath,
+  kernelPathTruncated,
   kernelRules,
   type DriftAlert,
   type DriftPolicy,
@@ -148,6 +150,9 @@ export function decodeStop(buf: Buffer, bootToRealtimeNs: bigint): DriftStop | u
  */
 export function stopEvent(stop: DriftStop, node: string, id: string): ProcessExecEvent {
   const name = stop.path.slice(stop.path.lastIndexOf('/') + 1);
+  // A truncated path is only the leaf end: marked, so no reader (nor a path entry) takes it
+  // for the whole path.
+  const exe = stop.pathTruncated ? `…${stop.path}` : stop.path;
   const ev: ProcessExecEvent = {
     id,
     type: 'process.exec',
@@ -159,9 +164,9 @@ export function stopEvent(stop: DriftStop, node: string, id: string): ProcessExe
         ppid: stop.ppid,
         uid: stop.uid,
         gid: 0,
-        exe: stop.path,
+        exe,
         name,
-        argv: [stop.path],
+        argv: [exe],
         cwd: '',
         tty: 0,
         ancestry: [],
@@ -488,12 +493,20 @@ export class DriftEnforcer {
   }
 }
 
-/** Would the kernel rules (of this mask) let `path` run? The kernel's own check, mirrored. */
-export function kernelAllows(rules: readonly KernelRule[], mask: bigint, path: string): boolean {
+/**
+ * Would the kernel rules (of this mask) let `path` run? The kernel's own check, mirrored:
+ * a path the kernel holds only in part (`pathTruncated`) is allowed by any-path rules only.
+ */
+export function kernelAllows(
+  rules: readonly KernelRule[],
+  mask: bigint,
+  path: string,
+  pathTruncated = kernelPathTruncated(path),
+): boolean {
   return rules.some(
     (r) =>
       (mask & (1n << BigInt(r.index))) !== 0n &&
-      (r.kind === 'any' || (r.kind === 'exact' ? path === r.path : path.startsWith(r.path))),
+      (r.kind === 'any' || (!pathTruncated && (r.kind === 'exact' ? path === r.path : path.startsWith(r.path)))),
   );
 }
 
@@ -518,7 +531,8 @@ export class DriftMonitor {
   readonly stats = { alerts: 0, registered: 0, registerErrors: 0, lastRegisterError: undefined as string | undefined };
 
   constructor(private readonly opts: DriftMonitorOptions) {
-    this.rules = kernelRules(opts.policy);
+    // Only enforcement is bound by the kernel's rule table; alerting takes any policy.
+    this.rules = opts.enforcer ? kernelRules(opts.policy) : [];
   }
 
   async onEvent(ev: RuntimeEvent): Promise<DriftAlert | undefined> {
@@ -528,7 +542,10 @@ export class DriftMonitor {
     if (!verdict.drift || verdict.allowed) return undefined;
     if (enf && ev.type === 'process.exec' && ev.container) {
       const mask = globalMask(this.rules) | (this.registered.get(ev.container.id) ?? 0n);
-      if (!kernelAllows(this.rules, mask, ev.proc.exe)) return undefined; // its stop record alerts
+      // The kernel walks the dentries, so `..` and `//` are resolved there. A path the sensor
+      // may have cut short cannot be mirrored: alert from the event (a duplicate beats a miss).
+      const path = judgeablePath(ev.proc.exe);
+      if (path !== undefined && !kernelAllows(this.rules, mask, path)) return undefined; // its stop record alerts
     }
     this.stats.alerts++;
     return driftAlert(ev, verdict, false);

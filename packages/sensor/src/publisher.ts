@@ -70,7 +70,7 @@ export interface PublisherOptions {
   batchMaxItems?: number;
   /** Spooled bytes per batch (default 4 MiB, well under INGEST_LIMITS.maxBytes). */
   batchMaxBytes?: number;
-  /** How long the first item of a batch waits for more before the batch is sent (default 2 s). */
+  /** How long the first item of a batch waits for more before the batch is sent (default 250 ms). */
   batchMaxWaitMs?: number;
   /** Wait after a send failed every attempt; doubles up to retryMaxMs (defaults 1 s, 60 s). */
   retryInitialMs?: number;
@@ -222,7 +222,7 @@ class PublisherImpl implements Publisher {
     this.retryDelay = o.retryInitialMs ?? 1000;
     this.batchMaxItems = Math.min(INGEST_LIMITS.maxItems, o.batchMaxItems ?? 1000);
     this.batchMaxBytes = Math.min(INGEST_LIMITS.maxBytes / 2, o.batchMaxBytes ?? 4 * 1024 * 1024);
-    this.batchMaxWaitMs = o.batchMaxWaitMs ?? 2000;
+    this.batchMaxWaitMs = o.batchMaxWaitMs ?? 250;
     if (!Number.isInteger(this.batchMaxItems) || this.batchMaxItems < 1)
       throw new PalisadeError('E_INPUT', `batch size must be a positive integer, got ${o.batchMaxItems}`, {
         subject: 'publisher',

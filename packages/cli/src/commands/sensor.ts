@@ -11,7 +11,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
-import { PalisadeError, isRuntimeEventType, type SensorCounterDelta } from '@palisade/core';
+import { PalisadeError, isRuntimeEventType, type RuntimeEvent, type SensorCounterDelta } from '@palisade/core';
 import { RuleEngine } from '@palisade/rules';
 import {
   DEFAULT_SOCKET_PATH,
@@ -35,6 +35,9 @@ import { EXIT_ERROR } from '../exit-codes.js';
 import type { Io } from '../output.js';
 import { collect } from '../source-options.js';
 import { formatLoadError, ruleSources } from './rules.js';
+import { RESOLVER_CHOICES, onPath, startAttribution, type ResolverChoice } from '../collect/attribution.js';
+import { ENFORCE_MECHANISMS, pumpStops, setupDrift, withDrift, type EnforceMechanismChoice } from '../collect/drift.js';
+import { addInventoryCommand } from './sensor-inventory.js';
 
 export const DEFAULT_SPOOL_DIR = '/var/lib/palisade/spool';
 export const DEFAULT_SPOOL_LIMIT = 256 * 1024 * 1024;
@@ -51,6 +54,13 @@ interface CollectOptions {
   bufferBytes: number;
   metricsAddr?: MetricsAddress;
   node?: string;
+  resolver: ResolverChoice;
+  kubeconfig?: string;
+  runtimeRoot: string;
+  resolveWaitMs: number;
+  driftPolicy?: string;
+  enforceDrift: boolean;
+  enforceMechanism: EnforceMechanismChoice;
 }
 
 interface PublishOptions {
@@ -63,6 +73,7 @@ interface PublishOptions {
   spool?: string;
   spoolLimit: number;
   batchSize: number;
+  batchWait: number;
   metricsAddr?: MetricsAddress;
   node?: string;
   duration?: number;
@@ -135,7 +146,7 @@ export function formatCounters(c: SensorCounters, alerts: number): string {
   for (const t of SENSOR_EVENT_TYPES) {
     const k = c.byType[t];
     lines.push(
-      `  ${t.padEnd(16)} seen=${k.seen} filtered-in-kernel=${k.filteredInKernel} dropped-in-kernel=${k.droppedInKernel} ` +
+      `  ${t.padEnd(18)} seen=${k.seen} filtered-in-kernel=${k.filteredInKernel} dropped-in-kernel=${k.droppedInKernel} ` +
         `decoded=${k.decoded} dropped-in-userspace=${k.droppedInUserspace}`,
     );
   }
@@ -217,18 +228,38 @@ async function runCollect(opts: CollectOptions, io: Io): Promise<number> {
     return EXIT_ERROR;
   }
   const node = nodeName(opts.node, io);
+  // The Kubernetes node name is never guessed from the host name: pods are listed by it.
+  const k8sNode = opts.node ?? io.env['NODE_NAME'] ?? io.env['PALISADE_NODE_NAME'];
+  const log = (l: string): void => void io.stderr.write(l + '\n');
+  // Flags are checked (resolver, policy) before anything is started.
+  const attribution = await startAttribution({
+    choice: opts.resolver,
+    runtimeRoot: opts.runtimeRoot,
+    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(k8sNode !== undefined ? { nodeName: k8sNode } : {}),
+    env: io.env,
+    podmanCli: onPath('podman', io.env),
+    log,
+    waitMs: opts.resolveWaitMs,
+  });
+  const drift = await setupDrift({
+    ...(opts.driftPolicy !== undefined ? { policyFile: opts.driftPolicy } : {}),
+    enforce: opts.enforceDrift,
+    mechanism: opts.enforceMechanism,
+  });
 
   let sensor: Sensor;
   try {
     sensor = await Sensor.start({ mode: opts.mode, node });
   } catch (err) {
+    await drift.enforcer?.stop();
+    attribution?.resolver.close();
     const msg = err instanceof Error ? err.message : String(err);
     throw new PalisadeError('E_CONFIG', `cannot start the sensor: ${oneLine(msg)}`, {
       subject: 'sensor collect',
       cause: err,
     });
   }
-  const log = (l: string): void => void io.stderr.write(l + '\n');
   const transport = opts.local
     ? undefined
     : new TransportClient({
@@ -239,13 +270,16 @@ async function runCollect(opts: CollectOptions, io: Io): Promise<number> {
         log,
       });
   transport?.start();
+  const sink = transport ?? new StdoutSink(io);
   const collector = runCollector({
     sensor,
-    engine,
-    transport: transport ?? new StdoutSink(io),
+    engine: withDrift(engine, drift.monitor),
+    transport: attribution ? attribution.sink(sink) : sink,
+    ...(attribution ? { enrich: (ev: RuntimeEvent) => attribution.enrich(ev) } : {}),
     forwardTypes: opts.forwardEvents,
     log,
   });
+  const stops = pumpStops(drift, attribution?.resolver, (a) => collector.offerAlert(a));
   let metrics: MetricsServer | undefined;
   const stop = untilStopped(opts.duration);
   let counters: SensorCounters;
@@ -253,12 +287,17 @@ async function runCollect(opts: CollectOptions, io: Io): Promise<number> {
   try {
     metrics = await maybeMetrics(
       opts.metricsAddr,
-      [(): MetricFamily[] => collector.metrics(), ...(transport ? [(): MetricFamily[] => transport.metrics()] : [])],
+      [
+        (): MetricFamily[] => collector.metrics(),
+        ...(transport ? [(): MetricFamily[] => transport.metrics()] : []),
+        ...(attribution ? [(): MetricFamily[] => attribution.metrics()] : []),
+      ],
       io,
       'collector',
     );
     io.stderr.write(
-      `sensor: collecting (${opts.mode} processes, ${engine.rules.length} rules` +
+      `sensor: collecting (${opts.mode} processes, ${engine.rules.length} rules, ` +
+        `containers resolved by ${attribution ? attribution.sources.join(' > ') : 'none'}, ${drift.describe()}` +
         (transport ? `, to the publisher at ${opts.socket}` : '') +
         ')' +
         (opts.duration !== undefined ? ` for ${opts.duration}s` : '; Ctrl-C to stop') +
@@ -269,7 +308,14 @@ async function runCollect(opts: CollectOptions, io: Io): Promise<number> {
   } finally {
     stop.cleanup();
     counters = await sensor.stop();
-    alerts = (await collector.done).alerts;
+    await collector.done;
+    // The enforcer's last stop records, then the alerts held for attribution, before the transport closes.
+    await drift.enforcer?.stop();
+    await stops;
+    await attribution?.drain();
+    attribution?.resolver.close();
+    alerts = collector.stats().alerts;
+    if (attribution) io.stderr.write(attribution.summary() + '\n');
     if (transport) {
       // Give the publisher a moment to take what is buffered; whatever is left is reported.
       const flushed = await transport.close(5000);
@@ -354,6 +400,7 @@ async function runPublish(opts: PublishOptions, io: Io): Promise<number> {
     client,
     node: nodeName(opts.node, io),
     batchMaxItems: opts.batchSize,
+    batchMaxWaitMs: opts.batchWait,
     log,
   });
   const stop = untilStopped(opts.duration);
@@ -415,6 +462,30 @@ export function sensorCommand(io: Io, setExit: (code: number) => void): Command 
       parseEventTypes,
       [] as string[],
     )
+    .addOption(
+      new Option('--resolver <source>', 'where container names, images and pods come from (see docs/sensor.md)')
+        .choices(RESOLVER_CHOICES)
+        .default('auto'),
+    )
+    .option('--kubeconfig <file>', 'kubeconfig for the Kubernetes resolver outside a pod (needs --node or NODE_NAME)')
+    .option(
+      '--runtime-root <dir>',
+      "where the host's /run is seen: runtime sockets and state under DIR/run (e.g. /host in a pod)",
+      '/',
+    )
+    .option(
+      '--resolve-wait-ms <ms>',
+      "longest an event waits for its new container's lookup before going on unresolved",
+      parseCount('--resolve-wait-ms', 5000),
+      200,
+    )
+    .option('--drift-policy <file>', 'binary drift allow-list (YAML); without it every drift alerts')
+    .option('--enforce-drift', 'stop executions of binaries not in the image (drift) in the kernel', false)
+    .addOption(
+      new Option('--enforce-mechanism <mechanism>', 'how drift is stopped: BPF LSM, SIGKILL at exec, or the best one')
+        .choices(ENFORCE_MECHANISMS)
+        .default('auto'),
+    )
     .option('--buffer-items <n>', 'items held while the publisher is away', parseCount('--buffer-items'), 50_000)
     .option(
       '--buffer-bytes <bytes>',
@@ -447,8 +518,17 @@ export function sensorCommand(io: Io, setExit: (code: number) => void): Command 
       DEFAULT_SPOOL_LIMIT,
     )
     .option('--batch-size <n>', 'items per request (at most 5000)', parseCount('--batch-size', 5000), 1000)
+    .option(
+      '--batch-wait <ms>',
+      "how long a batch's first item waits for more before it is sent (alert latency vs requests per node)",
+      parseCount('--batch-wait', 60_000),
+      // 250 ms keeps event → alert visible in the API under the 1 s p99 target; a busy node
+      // fills batches by size long before the wait runs out.
+      250,
+    )
     .action(async (opts: PublishOptions) => {
       setExit(await runPublish(opts, io));
     });
+  addInventoryCommand(sensor, io, setExit);
   return sensor;
 }

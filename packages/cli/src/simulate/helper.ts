@@ -1,8 +1,9 @@
 /**
  * The C helper of `palisade simulate`: the few harmless actions a shell in the container cannot
  * do (a bounded TCP connect, a loopback-only host route, memfd exec, ptrace of its own child,
- * a user namespace). Kept as source here, so the CLI bundle carries it; compiled statically on
- * first use into the cache directory (a static binary runs in any container image).
+ * a user namespace, a loopback listen, loading a never-attached eBPF program). Kept as source
+ * here, so the CLI bundle carries it; compiled statically on first use into the cache directory
+ * (a static binary runs in any container image).
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,7 @@ export const SIM_HELPER_SOURCE = String.raw`
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
@@ -31,6 +33,7 @@ export const SIM_HELPER_SOURCE = String.raw`
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +157,46 @@ static int do_unshare(void) {
   return 0;
 }
 
+/* A listening TCP socket on loopback (port chosen by the kernel), closed at once: what a bind
+ * shell does first. Nothing ever connects. */
+static int do_listen(void) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 1) != 0) {
+    perror("sim-helper: listen");
+    return 0;
+  }
+  printf("listening\n");
+  close(fd);
+  return 0;
+}
+
+/* Loads the smallest eBPF program there is (a socket filter returning 0) and closes it: it is
+ * never attached to anything. */
+static int do_bpf_load(void) {
+  struct bpf_insn insns[2];
+  memset(insns, 0, sizeof insns);
+  insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K; /* r0 = 0 */
+  insns[0].dst_reg = BPF_REG_0;
+  insns[1].code = BPF_JMP | BPF_EXIT;
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+  attr.insn_cnt = 2;
+  attr.insns = (unsigned long)insns;
+  attr.license = (unsigned long)"GPL";
+  int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+  if (fd < 0) perror("sim-helper: bpf(BPF_PROG_LOAD)");
+  else {
+    printf("loaded\n");
+    close(fd);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 5 && strcmp(argv[1], "connect") == 0) return do_connect(argv[2], atoi(argv[3]), atoi(argv[4]));
   if (argc >= 3 && strcmp(argv[1], "route-lo") == 0) return do_route_lo(argv[2]);
@@ -161,8 +204,10 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "ptrace-attach") == 0) return do_ptrace_attach();
   if (argc >= 2 && strcmp(argv[1], "ptrace-traceme") == 0) return do_ptrace_traceme();
   if (argc >= 2 && strcmp(argv[1], "unshare") == 0) return do_unshare();
+  if (argc >= 2 && strcmp(argv[1], "listen") == 0) return do_listen();
+  if (argc >= 2 && strcmp(argv[1], "bpf-load") == 0) return do_bpf_load();
   fprintf(stderr, "usage: sim-helper connect ADDR PORT TIMEOUT_MS | route-lo ADDR | memfd-exec | "
-                  "ptrace-attach | ptrace-traceme | unshare\n");
+                  "ptrace-attach | ptrace-traceme | unshare | listen | bpf-load\n");
   return 2;
 }
 `;

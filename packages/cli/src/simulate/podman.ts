@@ -89,6 +89,9 @@ export class PodmanRunner implements ContainerRunner {
       'never',
       '--label',
       `palisade.simulate=${spec.label}`,
+      // Which simulate process made it: a run that is killed can be cleaned up by its pid.
+      '--label',
+      `palisade.simulate.pid=${process.pid}`,
       ...(this.opts.ociRuntime ? ['--runtime', this.opts.ociRuntime] : []),
       // Bounded resources, no core dumps (a scenario kills itself with SIGSYS).
       '--ulimit',

@@ -13,8 +13,20 @@ export type ScenarioResult = 'detected' | 'missed' | 'skipped' | 'error';
 export interface ExpectationOutcome {
   ruleId: string;
   result: 'detected' | 'missed' | 'skipped';
-  /** From the triggering event (kernel time) to the alert reaching this process. */
+  /**
+   * From the triggering event (its kernel time, as the alert carries it) to the alert reaching
+   * this process: evaluated in this process with --local; visible in the server's
+   * `GET /api/v1/alerts` with --server (collector → publisher → ingest → storage → API).
+   */
   latencyMs?: number;
+}
+
+/** Event→alert latency over every detection of a run (nearest-rank percentiles). */
+export interface LatencySummary {
+  n: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 export interface ScenarioOutcome {
@@ -34,6 +46,8 @@ export interface SimulationReport {
   startedAt: string;
   scenarios: ScenarioOutcome[];
   summary: Record<ScenarioResult, number>;
+  /** Undefined when nothing was detected. */
+  latency?: LatencySummary;
   /** Sensor counters and similar lines from the detector. */
   diagnostics: string[];
 }
@@ -136,7 +150,24 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRep
   }
   const summary: Record<ScenarioResult, number> = { detected: 0, missed: 0, skipped: 0, error: 0 };
   for (const s of scenarios) summary[s.result]++;
-  return { mode: o.detector.mode, image: o.image, startedAt, scenarios, summary, diagnostics: [] };
+  const latency = latencySummary(scenarios.flatMap((s) => s.expected.flatMap((e) => e.latencyMs ?? [])));
+  return {
+    mode: o.detector.mode,
+    image: o.image,
+    startedAt,
+    scenarios,
+    summary,
+    ...(latency ? { latency } : {}),
+    diagnostics: [],
+  };
+}
+
+/** p50/p99/max of latencies (nearest rank); undefined for none. */
+export function latencySummary(values: readonly number[]): LatencySummary | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return { n: sorted.length, p50Ms: rank(50), p99Ms: rank(99), maxMs: sorted[sorted.length - 1]! };
 }
 
 /** The table: one row per expected rule of each scenario. */
@@ -163,5 +194,10 @@ export function formatReport(r: SimulationReport): string {
       (error > 0 ? `, ${error} failed to run` : '') +
       ` (${r.mode}, image ${r.image})`,
   );
+  if (r.latency)
+    lines.push(
+      `event to alert${r.mode === 'local' ? '' : ' visible in the API'}: p50 ${r.latency.p50Ms} ms, ` +
+        `p99 ${r.latency.p99Ms} ms, max ${r.latency.maxMs} ms (${r.latency.n} alerts)`,
+    );
   return lines.join('\n') + '\n';
 }

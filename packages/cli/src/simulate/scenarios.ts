@@ -324,6 +324,26 @@ export const SCENARIOS: readonly Scenario[] = [
     network: 'none',
     helper: true,
   },
+  {
+    id: 'bind-shell-listen',
+    title: 'netcat-named program listening on a port (a bind shell; loopback, closed at once)',
+    expectedRuleIds: ['PAL-RT-076'],
+    requires: ['network.listen'],
+    command: sh(`cp ${H} /usr/local/bin/nc && /usr/local/bin/nc listen`),
+    network: 'none',
+    helper: true,
+  },
+  {
+    id: 'bpf-program-load',
+    title: 'eBPF program loaded from a container (a socket filter returning 0, never attached)',
+    expectedRuleIds: ['PAL-RT-079'],
+    requires: ['bpf.call'],
+    command: [H, 'bpf-load'],
+    network: 'none',
+    // The runtime's default seccomp profile allows bpf() only with CAP_SYS_ADMIN.
+    capAdd: ['SYS_ADMIN'],
+    helper: true,
+  },
 ];
 
 /** The command with its placeholders filled in. */
