@@ -27,6 +27,7 @@ import {
   loadRuntimeEngine,
   type NatsPipelineOptions,
   type RuntimePipeline,
+  runtimeRetentionTask,
 } from './runtime/index.js';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -121,8 +122,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       engine: rules.engine,
       clock,
       observer: metrics,
-      ...(natsUrl !== null ? { nats: { ...opts.runtime?.nats, url: natsUrl } } : {}),
+      ...(natsUrl !== null
+        ? {
+            nats: {
+              ...(config.runtime.natsCredsFile !== null ? { credsFile: config.runtime.natsCredsFile } : {}),
+              ...opts.runtime?.nats,
+              url: natsUrl,
+            },
+          }
+        : {}),
       groupWindowMs: opts.runtime?.groupWindowMs ?? config.runtime.groupWindowMs,
+      rateLimit: {
+        itemsPerSecond: config.runtime.ingestItemsPerSecond,
+        bytesPerSecond: config.runtime.ingestBytesPerSecond,
+      },
     });
     app = createApp({
       runtime,
@@ -188,6 +201,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
               ...opts.clusters,
             }),
           ),
+          runtimeRetentionTask(storage, { alertRetentionDays: config.runtime.alertRetentionDays }),
         ],
         ...opts.scheduler,
       });

@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { PalisadeError } from '@palisade/core';
+import { DEFAULT_INGEST_RATE_LIMIT } from '../runtime/rate-limit.js';
+import { DEFAULT_ALERT_RETENTION_DAYS } from '../runtime/retention.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -90,6 +92,14 @@ export interface ServerConfig {
     ruleFiles: string[];
     /** Alerts of one rule on one workload within this tumbling window form a group. */
     groupWindowMs: number;
+    /** NATS credentials file (JWT + NKEY seed) instead of credentials in natsUrl; null: none. */
+    natsCredsFile: string | null;
+    /** Alerts, alert groups, Kubernetes events and silent nodes older than this are pruned. */
+    alertRetentionDays: number;
+    /** Per-cluster ingest rate limit of each replica: alerts + events + kube events per second. */
+    ingestItemsPerSecond: number;
+    /** Per-cluster ingest rate limit of each replica: decoded body bytes per second. */
+    ingestBytesPerSecond: number;
   };
   /** Registries the server keeps registered (upserted by name at start); file only. */
   registries: RegistryConfig[];
@@ -250,6 +260,16 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     // A day-long group hides a burst inside a quiet day; under a second every alert is its own group.
     max: 86_400_000,
   },
+  // NATS_CREDS: the name the NATS CLI reads.
+  { path: 'runtime.natsCredsFile', kind: 'path', env: ['NATS_CREDS'] },
+  { path: 'runtime.alertRetentionDays', kind: 'count', env: ['PALISADE_RUNTIME_ALERT_RETENTION_DAYS'], max: 3650 },
+  {
+    path: 'runtime.ingestItemsPerSecond',
+    kind: 'count',
+    env: ['PALISADE_RUNTIME_INGEST_ITEMS_PER_SECOND'],
+    max: 10_000_000,
+  },
+  { path: 'runtime.ingestBytesPerSecond', kind: 'size', env: ['PALISADE_RUNTIME_INGEST_BYTES_PER_SECOND'] },
 ];
 
 const SECOND_MS = 1000;
@@ -371,6 +391,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): ServerConfig {
       natsUrl: str('runtime.natsUrl') ?? null,
       ruleFiles: Array.isArray(ruleFiles) ? ruleFiles : [],
       groupWindowMs: num('runtime.groupWindow', DEFAULT_GROUP_WINDOW_MS),
+      natsCredsFile: str('runtime.natsCredsFile') ?? null,
+      alertRetentionDays: num('runtime.alertRetentionDays', DEFAULT_ALERT_RETENTION_DAYS),
+      ingestItemsPerSecond: num('runtime.ingestItemsPerSecond', DEFAULT_INGEST_RATE_LIMIT.itemsPerSecond),
+      ingestBytesPerSecond: num('runtime.ingestBytesPerSecond', DEFAULT_INGEST_RATE_LIMIT.bytesPerSecond),
     },
     registries,
   };

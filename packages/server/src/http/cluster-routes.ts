@@ -376,6 +376,7 @@ export function buildClusterRoutes(deps: AppDeps): RouteDef[] {
         const id = idOf(req);
         if (!(await storage.clusters.delete(id)))
           throw new PalisadeError('E_NOT_FOUND', 'no such cluster', { subject: id });
+        await storage.alerts.deleteCluster(id); // its runtime alerts, groups, counters, kube events, batch ids
         req.log.info({ cluster: id }, 'cluster deleted');
         return reply.code(204).send();
       },

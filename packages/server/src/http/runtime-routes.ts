@@ -6,7 +6,7 @@
 import { INGEST_LIMITS, PalisadeError, SEVERITIES, type Severity } from '@palisade/core';
 import type { AlertGroupQuery, AlertListQuery } from '../storage/index.js';
 import { buildProcessTree } from '../runtime/process-tree.js';
-import { boundedBodyDecoder } from '../runtime/body.js';
+import { boundedBodyDecoder, SUPPORTED_ENCODINGS } from '../runtime/body.js';
 import type { RuntimePipeline } from '../runtime/pipeline.js';
 import { INGEST_BATCH_SCHEMA, validateIngestBatch } from '../runtime/validate.js';
 import type { AppDeps, RouteDef } from './routes.js';
@@ -195,8 +195,48 @@ function severities(s: string | undefined): Severity[] | undefined {
   return s === undefined ? undefined : (s.split(',') as Severity[]);
 }
 
+/** Alerts + events + kube events of a body not yet validated (0 for what is not an array). */
+function countItems(body: unknown): number {
+  if (typeof body !== 'object' || body === null) return 0;
+  const b = body as Record<string, unknown>;
+  let n = 0;
+  for (const k of ['alerts', 'events', 'kubeEvents']) {
+    const v = b[k];
+    if (Array.isArray(v)) n += v.length;
+  }
+  return n;
+}
+
 function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Before the body is read: the cluster's rate limit (429 with Retry-After, nothing decoded), then
+ * the Content-Encoding (415 for one the route does not decode), then the bounded decoder.
+ */
+function ingestPreParsing(deps: RuntimeRouteDeps): NonNullable<RouteDef['preParsing']> {
+  const decode = boundedBodyDecoder(INGEST_LIMITS.maxBytes, 'INGEST_LIMITS.maxBytes', (req, bytes) => {
+    // Charged whether the body turns out valid or not: decoding and checking it is work too.
+    if (req.ingestCluster) deps.runtime?.charge(req.ingestCluster.clusterId, 0, bytes);
+  });
+  return (req, reply, payload) => {
+    const cluster = req.ingestCluster;
+    const admission = cluster && deps.runtime ? deps.runtime.admit(cluster.clusterId) : { admitted: true as const };
+    if (!admission.admitted) {
+      void reply
+        .code(429)
+        .header('retry-after', String(admission.retryAfterSeconds))
+        .send({
+          error: {
+            code: 'E_TOO_LARGE',
+            message: `cluster ${cluster?.clusterName ?? ''}: over its ingest rate limit; retry in ${admission.retryAfterSeconds} s`,
+          },
+        });
+      return Promise.resolve(payload);
+    }
+    return decode(req, reply, payload);
+  };
 }
 
 export function buildRuntimeRoutes(deps: RuntimeRouteDeps): RouteDef[] {
@@ -212,27 +252,44 @@ export function buildRuntimeRoutes(deps: RuntimeRouteDeps): RouteDef[] {
         'A batch of runtime alerts, events, Kubernetes events and sensor counters from a cluster (its ingest token); 200 when stored, 202 when queued on JetStream',
       tag: 'runtime',
       bodyLimit: INGEST_LIMITS.maxBytes,
-      preParsing: boundedBodyDecoder(INGEST_LIMITS.maxBytes, 'INGEST_LIMITS.maxBytes'),
+      preParsing: ingestPreParsing(deps),
       rawBody: { contentTypes: ['application/json'], schema: INGEST_BATCH_SCHEMA },
-      schema: { response: { 200: IngestAcceptedSchema, 202: IngestAcceptedSchema, 503: S.ErrorBody } },
+      schema: {
+        response: {
+          200: IngestAcceptedSchema,
+          202: IngestAcceptedSchema,
+          415: { ...S.ErrorBody, description: `Content-Encoding other than ${SUPPORTED_ENCODINGS.join(' or ')}` },
+          429: {
+            ...S.ErrorBody,
+            description: 'the cluster is over its ingest rate limit: retry after Retry-After seconds',
+          },
+          503: S.ErrorBody,
+        },
+      },
       handler: async (req, reply) => {
         const cluster = req.ingestCluster;
         if (!cluster) throw new PalisadeError('E_AUTH', 'no cluster ingest token', { subject: 'authorization' });
+        const runtime = deps.runtime;
+        runtime?.charge(cluster.clusterId, countItems(req.body), 0);
         const batch = validateIngestBatch(req.body);
-        if (!deps.runtime) {
+        if (!runtime) {
           return reply
             .code(503)
             .send({ error: { code: 'E_UNSUPPORTED', message: 'runtime ingest is not enabled on this server' } });
         }
         let outcome;
         try {
-          outcome = await deps.runtime.submit(cluster, batch);
+          outcome = await runtime.submit(cluster, batch);
         } catch (err) {
+          // Deterministic refusals (the batch, or a value the database refuses) are PalisadeErrors: 4xx.
           if (err instanceof PalisadeError) throw err;
-          // The queue did not confirm the batch: the publisher keeps it and retries.
-          req.log.warn({ batchId: batch.batchId, err: String(err) }, 'runtime batch not queued');
+          // Transient (the queue did not confirm, the database connection failed): the publisher keeps it and retries.
+          req.log.warn({ batchId: batch.batchId, err: String(err) }, 'runtime batch not stored or queued');
           return reply.code(503).send({
-            error: { code: 'E_NETWORK', message: 'the runtime queue did not confirm the batch; retry later' },
+            error: {
+              code: 'E_NETWORK',
+              message: `the runtime ${runtime.mode === 'nats' ? 'queue' : 'store'} did not confirm the batch; retry later`,
+            },
           });
         }
         void reply.code(outcome.queued ? 202 : 200);

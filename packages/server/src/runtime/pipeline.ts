@@ -21,9 +21,15 @@ import type { RuleEngine } from '@palisade/rules';
 import type { Storage } from '../storage/index.js';
 import type { IngestCluster } from './auth.js';
 import { openJetStream, type ConsumerHandle, type JetStreamOptions, type JetStreamTransport } from './nats.js';
+import {
+  createIngestRateLimiter,
+  DEFAULT_INGEST_RATE_LIMIT,
+  type Admission,
+  type IngestRateLimitOptions,
+} from './rate-limit.js';
 
 export interface RuntimeObserver {
-  /** One batch through ingest or storage: `stored`, `duplicate`, `queued`, `failed`. */
+  /** One batch through ingest or storage: `stored`, `duplicate`, `queued`, `failed`, `dead_lettered`. */
   observeRuntimeBatch(outcome: string, alertsStored: number): void;
 }
 
@@ -38,7 +44,10 @@ export interface NatsPipelineOptions extends JetStreamOptions {
   consume?: boolean;
   /** Fault injection for tests (see ConsumeOptions.beforeAck). */
   beforeAck?: (batchId: string) => Promise<boolean>;
+  /** First redelivery delay of a failed message (doubled per delivery); default 2 s. */
   retryDelayMs?: number;
+  /** First delay before a consume loop that ended is restarted; default 1 s. */
+  restartDelayMs?: number;
 }
 
 export interface RuntimePipelineOptions {
@@ -47,6 +56,10 @@ export interface RuntimePipelineOptions {
   clock: Clock;
   nats?: NatsPipelineOptions;
   groupWindowMs?: number;
+  /** Nodes kept per cluster in the sensor counters (default 5,000); one more is refused with 400. */
+  maxNodesPerCluster?: number;
+  /** Per-cluster ingest rate limit, in memory per replica; null: none. Default DEFAULT_INGEST_RATE_LIMIT. */
+  rateLimit?: IngestRateLimitOptions | null;
   observer?: RuntimeObserver;
   logger?: RuntimeLogger;
 }
@@ -70,6 +83,8 @@ export interface RuntimeStats {
   duplicates: number;
   redelivered: number;
   failed: number;
+  /** Messages given up by this process's consumer (published on the dead-letter subject). */
+  deadLettered: number;
   alerts: number;
 }
 
@@ -77,6 +92,10 @@ export interface RuntimePipeline {
   readonly mode: 'direct' | 'nats';
   /** Connect to NATS and start the consumer (no-op without NATS); `logger` replaces the one given at creation. */
   start(logger?: RuntimeLogger): Promise<void>;
+  /** May this cluster send a batch now (its rate limit)? Costs nothing; ask before reading the body. */
+  admit(clusterId: string): Admission;
+  /** What an admitted batch cost against its cluster's rate limit. */
+  charge(clusterId: string, items: number, bytes: number): void;
   /** Take a validated batch: store it now, or queue it; resolves when it is durable. */
   submit(cluster: IngestCluster, batch: RuntimeIngestBatch): Promise<IngestOutcome>;
   /** Detection and storage of one batch. */
@@ -92,9 +111,11 @@ export interface RuntimePipeline {
 export function createRuntimePipeline(opts: RuntimePipelineOptions): RuntimePipeline {
   const { storage, engine, observer } = opts;
   let logger = opts.logger;
-  const stats: RuntimeStats = { processed: 0, duplicates: 0, redelivered: 0, failed: 0, alerts: 0 };
+  const stats: RuntimeStats = { processed: 0, duplicates: 0, redelivered: 0, failed: 0, deadLettered: 0, alerts: 0 };
   let js: JetStreamTransport | null = null;
   let consumer: ConsumerHandle | null = null;
+  const limiter =
+    opts.rateLimit === null ? null : createIngestRateLimiter(opts.rateLimit ?? DEFAULT_INGEST_RATE_LIMIT, opts.clock);
 
   const detect = (batch: RuntimeIngestBatch): Alert[] => {
     const out: Alert[] = [];
@@ -109,6 +130,7 @@ export function createRuntimePipeline(opts: RuntimePipelineOptions): RuntimePipe
       batch,
       detected,
       ...(opts.groupWindowMs !== undefined ? { groupWindowMs: opts.groupWindowMs } : {}),
+      ...(opts.maxNodesPerCluster !== undefined ? { maxNodesPerCluster: opts.maxNodesPerCluster } : {}),
     });
     stats.processed++;
     stats.alerts += result.alerts;
@@ -129,6 +151,11 @@ export function createRuntimePipeline(opts: RuntimePipelineOptions): RuntimePipe
       consumer = await js.consume({
         handle: async ({ envelope, redelivered }) => {
           if (redelivered) stats.redelivered++;
+          // The message names its cluster; anyone who can publish on the subject could name any.
+          if ((await storage.clusters.get(envelope.clusterId)) === null)
+            throw new PalisadeError('E_NOT_FOUND', 'no such cluster (deleted, or never registered here)', {
+              subject: `clusterId ${envelope.clusterId}`,
+            });
           await processBatch(envelope.clusterId, envelope.batch);
         },
         onError: (err, m) => {
@@ -136,15 +163,37 @@ export function createRuntimePipeline(opts: RuntimePipelineOptions): RuntimePipe
           observer?.observeRuntimeBatch('failed', 0);
           logger?.error(
             { batchId: m?.envelope.batch.batchId, clusterId: m?.envelope.clusterId, err: describe(err) },
-            'runtime batch not stored; it will be redelivered',
+            m ? 'runtime batch not stored' : 'runtime consumer failed; it restarts',
+          );
+        },
+        onDeadLetter: (d) => {
+          stats.deadLettered++;
+          observer?.observeRuntimeBatch('dead_lettered', 0);
+          logger?.warn(
+            {
+              batchId: d.envelope?.batch.batchId,
+              clusterId: d.envelope?.clusterId,
+              deliveries: d.deliveryCount,
+              streamSequence: d.streamSequence,
+              deadSubject: js?.deadSubject,
+              reason: d.reason,
+            },
+            'runtime batch dead-lettered',
           );
         },
         ...(n.beforeAck
           ? { beforeAck: (m) => (n.beforeAck as (id: string) => Promise<boolean>)(m.envelope.batch.batchId) }
           : {}),
         ...(n.retryDelayMs !== undefined ? { retryDelayMs: n.retryDelayMs } : {}),
+        ...(n.restartDelayMs !== undefined ? { restartDelayMs: n.restartDelayMs } : {}),
       });
       logger?.info({ stream: js.stream, subject: js.subject }, 'runtime consumer started');
+    },
+
+    admit: (clusterId) => (limiter ? limiter.admit(clusterId) : { admitted: true }),
+
+    charge(clusterId, items, bytes) {
+      limiter?.charge(clusterId, items, bytes);
     },
 
     async submit(cluster, batch) {

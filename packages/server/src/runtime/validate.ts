@@ -29,6 +29,21 @@ function kind(v: unknown): string {
 /** Longest string taken anywhere in a batch: a command line, a path, a message. */
 const MAX_STRING = 32 * 1024;
 
+/**
+ * Deepest nesting taken inside a passed-through JSON value (an audit record's request body).
+ * Kubernetes objects are a dozen levels deep; past this, serializing the value again (storage,
+ * the JetStream message) would overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * NUL is valid JSON (`\u0000`) but PostgreSQL text cannot hold it: refused here, at the path,
+ * rather than by the database on every retry.
+ */
+function checkNoNul(v: string, path: string): void {
+  if (v.includes('\u0000')) fail(path, 'must not contain NUL characters (\\u0000)');
+}
+
 function str(opts: { max?: number; min?: number; pattern?: RegExp; description?: string } = {}): Checker {
   const max = opts.max ?? MAX_STRING;
   const min = opts.min ?? 0;
@@ -36,6 +51,7 @@ function str(opts: { max?: number; min?: number; pattern?: RegExp; description?:
     check(v, path) {
       if (typeof v !== 'string') fail(path, `must be a string, not ${kind(v)}`);
       if (v.length > max) fail(path, `must be at most ${max} characters`);
+      checkNoNul(v, path);
       if (v.length < min) fail(path, min === 1 ? 'must not be empty' : `must be at least ${min} characters`);
       if (opts.pattern && !opts.pattern.test(v)) fail(path, `must match ${opts.pattern.source}`);
     },
@@ -66,8 +82,37 @@ const bool: Checker = {
   schema: { type: 'boolean' },
 };
 
-/** Any JSON value (the audit record's request body, which Palisade passes through). */
-const anyJson: Checker = { check() {}, schema: {} };
+/**
+ * Any JSON value (the audit record's request body, which Palisade passes through), at most
+ * MAX_JSON_DEPTH deep and without NUL in any string or key. Walked with an explicit stack, so
+ * the check itself cannot overflow whatever the input.
+ */
+const anyJson: Checker = {
+  check(root, rootPath) {
+    const stack: Array<{ v: unknown; path: string; depth: number }> = [{ v: root, path: rootPath, depth: 0 }];
+    // Bounded by the body: every value is pushed once.
+    while (stack.length > 0) {
+      const { v, path, depth } = stack.pop() as { v: unknown; path: string; depth: number };
+      if (typeof v === 'string') {
+        checkNoNul(v, path);
+        continue;
+      }
+      if (typeof v !== 'object' || v === null) continue;
+      if (depth >= MAX_JSON_DEPTH) fail(path, `nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (Array.isArray(v)) {
+        for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: `${path}[${i}]`, depth: depth + 1 });
+        continue;
+      }
+      const entries = Object.entries(v as Record<string, unknown>);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, child] = entries[i] as [string, unknown];
+        if (k.includes('\u0000')) fail(path, 'keys must not contain NUL characters (\\u0000)');
+        stack.push({ v: child, path: `${path}.${k.length > 64 ? `${k.slice(0, 64)}…` : k}`, depth: depth + 1 });
+      }
+    }
+  },
+  schema: { description: `any JSON value, at most ${MAX_JSON_DEPTH} levels deep` },
+};
 
 function oneOf(values: readonly string[], what = 'one of'): Checker {
   const set = new Set(values);
@@ -132,7 +177,7 @@ function obj(required: Props, optional: Props = {}): Checker {
 }
 
 /** An object of string keys to values of one kind (alert fields, counters by event type). */
-function record(value: Checker, maxKeys: number): Checker {
+function record(value: Checker, maxKeys: number, keyPattern?: RegExp): Checker {
   return {
     check(v, path) {
       if (!isRecord(v)) fail(path, `must be an object, not ${kind(v)}`);
@@ -140,10 +185,17 @@ function record(value: Checker, maxKeys: number): Checker {
       if (keys.length > maxKeys) fail(path, `must have at most ${maxKeys} keys`);
       for (const k of keys) {
         if (k.length > 256) fail(path, 'keys must be at most 256 characters');
+        if (k.includes('\u0000')) fail(path, 'keys must not contain NUL characters (\\u0000)');
+        if (keyPattern && !keyPattern.test(k)) fail(path, `key '${k.slice(0, 64)}' must match ${keyPattern.source}`);
         value.check(v[k], `${path}.${k}`);
       }
     },
-    schema: { type: 'object', additionalProperties: value.schema, maxProperties: maxKeys },
+    schema: {
+      type: 'object',
+      additionalProperties: value.schema,
+      maxProperties: maxKeys,
+      ...(keyPattern ? { propertyNames: { pattern: keyPattern.source } } : {}),
+    },
   };
 }
 
@@ -315,8 +367,11 @@ const kubeEvent = obj({
   count: int(),
 });
 
+/** An event type name as a sensor counts it (`process.exec`): each distinct one is a stored row per node. */
+const COUNTER_KEY = /^[A-Za-z0-9._-]{1,64}$/;
+
 const counters = obj({
-  seen: record(int(), 64),
+  seen: record(int(), 64, COUNTER_KEY),
   kernelDrops: int(),
   userDrops: int(),
   spoolDrops: int(),

@@ -148,6 +148,35 @@ export interface AlertIngest {
   detected?: readonly Alert[];
   /** Width of the grouping window; default 10 minutes. */
   groupWindowMs?: number;
+  /**
+   * Nodes (distinct `batch.node`) kept per cluster in the sensor counters; a batch from one more
+   * node is refused (E_INPUT naming body.node). Default 5,000.
+   */
+  maxNodesPerCluster?: number;
+}
+
+export interface RuntimePruneOptions {
+  /** Alerts older than this (event time), groups whose last alert is older, nodes silent since, are removed. ISO-8601. */
+  before: string;
+  /** Ingest batch ids received before this are forgotten (default: `before`). ISO-8601. */
+  batchesBefore?: string;
+  /** Rows per DELETE statement; default 1,000. */
+  batchSize?: number;
+  /** Rows removed per table per call at most; default 100,000 (the next run goes on). */
+  maxRowsPerTable?: number;
+}
+
+/** Rows removed by one prune call, per kind. */
+export interface RuntimePruneResult {
+  alerts: number;
+  groups: number;
+  nodes: number;
+  kubeEvents: number;
+  batches: number;
+  /** Clusters no longer registered whose runtime rows were removed. */
+  orphanClusters: number;
+  /** True when a table had more to remove than maxRowsPerTable: run again. */
+  more: boolean;
 }
 
 export interface AlertRepository {
@@ -167,4 +196,8 @@ export interface AlertRepository {
   counters(clusterId?: string): Promise<SensorCounters[]>;
   /** Newest first, at most `limit` (default 100, at most 500). */
   kubeEvents(clusterId: string, limit?: number): Promise<KubeEventStored[]>;
+  /** Retention: remove what is older than `before`, in bounded batches (docs/runtime-alerts.md). */
+  prune(opts: RuntimePruneOptions): Promise<RuntimePruneResult>;
+  /** Everything runtime of a cluster (alerts, groups, counters, kube events, batch ids), in one transaction; rows removed. */
+  deleteCluster(clusterId: string): Promise<number>;
 }

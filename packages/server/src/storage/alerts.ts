@@ -20,6 +20,7 @@ import {
   type KubeEventRecord,
   type MitreRef,
   type RuntimeEvent,
+  type RuntimeIngestResult,
   type SensorCounterDelta,
   type Severity,
 } from '@palisade/core';
@@ -30,12 +31,15 @@ import type {
   AlertDetailRecord,
   AlertGroup,
   AlertGroupQuery,
+  AlertIngest,
   AlertListQuery,
   AlertOrigin,
   AlertPeer,
   AlertRecord,
   AlertRepository,
   KubeEventStored,
+  RuntimePruneOptions,
+  RuntimePruneResult,
   SensorCounters,
 } from './alert-types.js';
 import type { Page } from './types.js';
@@ -163,6 +167,45 @@ export const DEFAULT_GROUP_WINDOW_MS = 10 * 60_000;
 export const DEFAULT_KUBE_EVENTS_PER_CLUSTER = 10_000;
 /** Batch ids are remembered this long: a publisher's retries come within minutes, not days. */
 export const DEFAULT_BATCH_RETENTION_MS = 7 * 86_400_000;
+
+/** Distinct nodes kept in the sensor counters per cluster (each a row, named by the sender). */
+export const DEFAULT_MAX_NODES_PER_CLUSTER = 5_000;
+/** Distinct event types counted per node (the sensor has about twenty). */
+export const MAX_SEEN_TYPES_PER_NODE = 64;
+
+/**
+ * Errors of the database that retrying cannot fix, because the batch's values are what it
+ * refuses: PostgreSQL SQLSTATE classes 22 (data exception: NUL in text 22P05/22021, a number out
+ * of range 22003), 23 (integrity constraint) and 54 (program limit, e.g. an index row too
+ * large), SQLite's type, size and NOT NULL/CHECK refusals, and a value too deep or too long to
+ * serialize (RangeError). Connection loss, serialization failures, deadlocks, a full disk or a
+ * busy database are transient: they are not listed, and the caller retries them.
+ */
+export function isDataRefusal(err: unknown): boolean {
+  if (err instanceof RangeError) return true;
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  if (/^(22|23|54)[0-9A-Z]{3}$/.test(code)) return true;
+  return [
+    'SQLITE_TOOBIG',
+    'SQLITE_MISMATCH',
+    'SQLITE_CONSTRAINT_NOTNULL',
+    'SQLITE_CONSTRAINT_CHECK',
+    'SQLITE_CONSTRAINT_DATATYPE',
+  ].includes(code);
+}
+
+/** A refusal of the database as the 400 the sender gets (its publisher then dead-letters the batch). */
+function refusal(err: unknown, batchId: string): PalisadeError {
+  const code = (err as { code?: unknown }).code;
+  const why = err instanceof Error ? err.message.split('\n', 1)[0]?.slice(0, 200) : String(err).slice(0, 200);
+  return new PalisadeError(
+    'E_INPUT',
+    `the database refused a value of this batch${typeof code === 'string' ? ` (${code})` : ''}: ${why}; sending it again cannot succeed`,
+    { subject: `batch ${batchId}`, cause: err },
+  );
+}
 
 export interface AlertRepositoryOptions {
   kubeEventsPerCluster?: number;
@@ -424,10 +467,56 @@ async function upsertGroups(ex: SqlExecutor, groups: Iterable<GroupDelta>): Prom
   }
 }
 
+/**
+ * The node must already report, or the cluster must have room for one more: node names are the
+ * sender's choice, and each is a row kept until the node has been silent for the retention.
+ */
+async function checkNodeRoom(ex: SqlExecutor, clusterId: string, node: string, maxNodes: number): Promise<void> {
+  if (await first(ex, 'SELECT 1 AS one FROM sensor_counters WHERE cluster_id = $1 AND node = $2', [clusterId, node]))
+    return;
+  const n = num(
+    (await first(ex, 'SELECT COUNT(*) AS n FROM sensor_counters WHERE cluster_id = $1', [clusterId])) ?? {},
+    'n',
+  );
+  if (n >= maxNodes)
+    throw new PalisadeError(
+      'E_INPUT',
+      `the cluster already has ${n} nodes reporting, the most kept per cluster (${maxNodes}): a node silent for the alert retention is forgotten and frees its place`,
+      { subject: 'body.node' },
+    );
+}
+
+/** A node counts at most MAX_SEEN_TYPES_PER_NODE event types (each a row). */
+async function checkSeenRoom(
+  ex: SqlExecutor,
+  clusterId: string,
+  node: string,
+  types: readonly string[],
+): Promise<void> {
+  if (types.length === 0) return;
+  const rows = await ex.all('SELECT event_type FROM sensor_seen WHERE cluster_id = $1 AND node = $2', [
+    clusterId,
+    node,
+  ]);
+  const all = new Set(rows.map((r) => str(r, 'event_type')));
+  for (const t of types) all.add(t);
+  if (all.size > MAX_SEEN_TYPES_PER_NODE)
+    throw new PalisadeError(
+      'E_INPUT',
+      `this node would count ${all.size} event types, more than the ${MAX_SEEN_TYPES_PER_NODE} kept per node`,
+      { subject: 'body.counters.seen' },
+    );
+}
+
 async function addCounters(
   ex: SqlExecutor,
   clusterId: string,
-  input: { node: string; sensorVersion: string; at: string; counters: SensorCounterDelta | undefined },
+  input: {
+    node: string;
+    sensorVersion: string;
+    at: string;
+    counters: SensorCounterDelta | undefined;
+  },
 ): Promise<void> {
   const c = input.counters;
   await ex.run(
@@ -446,6 +535,12 @@ async function addCounters(
   const seen = Object.entries(c?.seen ?? {})
     .filter(([, n]) => n > 0)
     .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  await checkSeenRoom(
+    ex,
+    clusterId,
+    input.node,
+    seen.map(([t]) => t),
+  );
   for (const [type, n] of seen) {
     await ex.run(
       `INSERT INTO sensor_seen (cluster_id, node, event_type, count) VALUES ($1, $2, $3, $4)
@@ -520,66 +615,83 @@ export function createAlertRepository(ctx: RepoContext, opts: AlertRepositoryOpt
   const retentionMs = opts.batchRetentionMs ?? DEFAULT_BATCH_RETENTION_MS;
   let lastPrune = 0;
 
-  return {
-    async ingest({ clusterId, batch, detected = [], groupWindowMs = DEFAULT_GROUP_WINDOW_MS }) {
-      if (!Number.isInteger(groupWindowMs) || groupWindowMs < 1000)
-        throw new PalisadeError('E_CONFIG', 'must be an integer of at least 1000 ms', { subject: 'groupWindowMs' });
-      const receivedAt = nowIso(ctx);
-      // Prepared before the transaction: a bad time fails the batch without holding the write lock.
-      const prepared = new Map<string, PreparedAlert>();
-      let duplicates = 0;
-      const add = (alerts: readonly Alert[], origin: AlertOrigin): void => {
-        for (const a of alerts) {
-          const p = prepareAlert(clusterId, batch.batchId, a, origin, receivedAt, groupWindowMs);
-          if (prepared.has(p.id)) duplicates++;
-          else prepared.set(p.id, p);
-        }
-      };
-      // The node's own alerts first: when the server raised the same one, the node's copy is kept.
-      add(batch.alerts, 'sensor');
-      add(detected, 'server');
-      const rows = [...prepared.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
-      const kubeEvents = batch.kubeEvents ?? [];
-
-      const result = await ex.transaction(async (tx) => {
-        const fresh = await tx.run(
-          `INSERT INTO ingest_batches (cluster_id, batch_id, source, node, received_at, alerts, events)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (cluster_id, batch_id) DO NOTHING`,
-          [clusterId, batch.batchId, batch.source, batch.node, receivedAt, batch.alerts.length, batch.events.length],
-        );
-        if (fresh === 0) {
-          return { batchId: batch.batchId, accepted: false, alerts: 0, events: 0, duplicates: 0 };
-        }
-        const inserted = await insertAlerts(tx, rows);
-        const groups = new Map<string, GroupDelta>();
-        for (const r of rows) {
-          if (!inserted.has(r.id)) continue;
-          const g = groups.get(r.group.id);
-          if (g) mergeGroup(g, r.group);
-          else groups.set(r.group.id, { ...r.group });
-        }
-        await upsertGroups(tx, groups.values());
-        await addCounters(tx, clusterId, {
-          node: batch.node,
-          sensorVersion: batch.sensorVersion,
-          at: receivedAt,
-          counters: batch.counters,
-        });
-        await storeKubeEvents(tx, clusterId, kubeEvents, receivedAt, keepKubeEvents);
-        return {
-          batchId: batch.batchId,
-          accepted: true,
-          alerts: inserted.size,
-          events: batch.events.length,
-          duplicates: duplicates + rows.length - inserted.size,
-        };
-      });
-      const now = Date.parse(receivedAt);
-      if (now - lastPrune > 60_000) {
-        lastPrune = now;
-        await ex.run('DELETE FROM ingest_batches WHERE received_at < $1', [new Date(now - retentionMs).toISOString()]);
+  const ingestBatch = async ({
+    clusterId,
+    batch,
+    detected = [],
+    groupWindowMs = DEFAULT_GROUP_WINDOW_MS,
+    maxNodesPerCluster = DEFAULT_MAX_NODES_PER_CLUSTER,
+  }: AlertIngest): Promise<RuntimeIngestResult> => {
+    if (!Number.isInteger(groupWindowMs) || groupWindowMs < 1000)
+      throw new PalisadeError('E_CONFIG', 'must be an integer of at least 1000 ms', { subject: 'groupWindowMs' });
+    const receivedAt = nowIso(ctx);
+    // Prepared before the transaction: a bad time fails the batch without holding the write lock.
+    const prepared = new Map<string, PreparedAlert>();
+    let duplicates = 0;
+    const add = (alerts: readonly Alert[], origin: AlertOrigin): void => {
+      for (const a of alerts) {
+        const p = prepareAlert(clusterId, batch.batchId, a, origin, receivedAt, groupWindowMs);
+        if (prepared.has(p.id)) duplicates++;
+        else prepared.set(p.id, p);
       }
-      return result;
+    };
+    // The node's own alerts first: when the server raised the same one, the node's copy is kept.
+    add(batch.alerts, 'sensor');
+    add(detected, 'server');
+    const rows = [...prepared.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const kubeEvents = batch.kubeEvents ?? [];
+
+    const result = await ex.transaction(async (tx) => {
+      const fresh = await tx.run(
+        `INSERT INTO ingest_batches (cluster_id, batch_id, source, node, received_at, alerts, events)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (cluster_id, batch_id) DO NOTHING`,
+        [clusterId, batch.batchId, batch.source, batch.node, receivedAt, batch.alerts.length, batch.events.length],
+      );
+      if (fresh === 0) {
+        return { batchId: batch.batchId, accepted: false, alerts: 0, events: 0, duplicates: 0 };
+      }
+      // Before any insert: a batch from one node too many costs two indexed reads.
+      await checkNodeRoom(tx, clusterId, batch.node, maxNodesPerCluster);
+      const inserted = await insertAlerts(tx, rows);
+      const groups = new Map<string, GroupDelta>();
+      for (const r of rows) {
+        if (!inserted.has(r.id)) continue;
+        const g = groups.get(r.group.id);
+        if (g) mergeGroup(g, r.group);
+        else groups.set(r.group.id, { ...r.group });
+      }
+      await upsertGroups(tx, groups.values());
+      await addCounters(tx, clusterId, {
+        node: batch.node,
+        sensorVersion: batch.sensorVersion,
+        at: receivedAt,
+        counters: batch.counters,
+      });
+      await storeKubeEvents(tx, clusterId, kubeEvents, receivedAt, keepKubeEvents);
+      return {
+        batchId: batch.batchId,
+        accepted: true,
+        alerts: inserted.size,
+        events: batch.events.length,
+        duplicates: duplicates + rows.length - inserted.size,
+      };
+    });
+    const now = Date.parse(receivedAt);
+    if (now - lastPrune > 60_000) {
+      lastPrune = now;
+      await ex.run('DELETE FROM ingest_batches WHERE received_at < $1', [new Date(now - retentionMs).toISOString()]);
+    }
+    return result;
+  };
+
+  return {
+    async ingest(input) {
+      try {
+        return await ingestBatch(input);
+      } catch (err) {
+        if (err instanceof PalisadeError || !isDataRefusal(err)) throw err;
+        throw refusal(err, input.batch.batchId);
+      }
     },
 
     async list(query = {}) {
@@ -660,6 +772,10 @@ export function createAlertRepository(ctx: RepoContext, opts: AlertRepositoryOpt
       }));
     },
 
+    prune: (opts) => pruneRuntime(ex, opts),
+
+    deleteCluster: (clusterId) => deleteClusterRows(ex, clusterId),
+
     async kubeEvents(clusterId, limit = 100) {
       const n = Math.min(clampLimit(limit), 500);
       const rows = await ex.all(
@@ -683,6 +799,129 @@ export function createAlertRepository(ctx: RepoContext, opts: AlertRepositoryOpt
         receivedAt: str(r, 'received_at'),
       }));
     },
+  };
+}
+
+/** Every runtime table, with its cluster column: what a cluster's deletion removes. */
+const RUNTIME_TABLES = ['alerts', 'alert_groups', 'sensor_seen', 'sensor_counters', 'kube_events', 'ingest_batches'];
+
+async function deleteClusterRows(ex: SqlExecutor, clusterId: string): Promise<number> {
+  return ex.transaction(async (tx) => {
+    let n = 0;
+    for (const table of RUNTIME_TABLES) n += await tx.run(`DELETE FROM ${table} WHERE cluster_id = $1`, [clusterId]);
+    return n;
+  });
+}
+
+/**
+ * Delete the rows `select` names (a query of `key` values, given `$1` = the cutoff and `$2` = the
+ * batch size), batch by batch, each its own statement, until none is left or `max` is reached.
+ */
+async function deleteInBatches(
+  ex: SqlExecutor,
+  table: string,
+  key: string,
+  select: string,
+  cutoff: string,
+  batchSize: number,
+  max: number,
+): Promise<{ removed: number; more: boolean }> {
+  let removed = 0;
+  // Bounded by `max` rows, hence by max / batchSize statements.
+  for (let round = 0; removed < max; round++) {
+    const size = Math.min(batchSize, max - removed);
+    const n = await ex.run(`DELETE FROM ${table} WHERE ${key} IN (${select})`, [cutoff, size]);
+    removed += n;
+    if (n < size) return { removed, more: false };
+  }
+  return { removed, more: true };
+}
+
+/** Deleted clusters cleaned up per prune run (each is one transaction over every runtime table). */
+const MAX_ORPHANS_PER_RUN = 16;
+
+async function pruneRuntime(ex: SqlExecutor, opts: RuntimePruneOptions): Promise<RuntimePruneResult> {
+  const before = isoTime(opts.before, 'before');
+  const batchesBefore = isoTime(opts.batchesBefore ?? opts.before, 'batchesBefore');
+  const batchSize = opts.batchSize ?? 1000;
+  const max = opts.maxRowsPerTable ?? 100_000;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || !Number.isInteger(max) || max < 1)
+    throw new PalisadeError('E_CONFIG', 'batchSize and maxRowsPerTable must be positive integers', {
+      subject: 'prune',
+    });
+  // First, clusters deleted while one of their batches was being stored: what that batch left.
+  // Every alert has a group that outlives it, and every batch a counters row: those tables say
+  // which clusters have runtime rows.
+  const orphans = await ex.all(
+    `SELECT cluster_id FROM (SELECT DISTINCT cluster_id FROM sensor_counters
+       UNION SELECT DISTINCT cluster_id FROM alert_groups
+       UNION SELECT DISTINCT cluster_id FROM kube_events) runtime_clusters
+     WHERE cluster_id NOT IN (SELECT id FROM clusters) ORDER BY cluster_id LIMIT ${MAX_ORPHANS_PER_RUN}`,
+  );
+  for (const r of orphans) await deleteClusterRows(ex, str(r, 'cluster_id'));
+  // Oldest first, by the indexes the API reads with (alerts_time, alert_groups_last).
+  const alerts = await deleteInBatches(
+    ex,
+    'alerts',
+    'id',
+    'SELECT id FROM alerts WHERE time < $1 ORDER BY time, id LIMIT $2',
+    before,
+    batchSize,
+    max,
+  );
+  const groups = await deleteInBatches(
+    ex,
+    'alert_groups',
+    'id',
+    'SELECT id FROM alert_groups WHERE last_time < $1 ORDER BY last_time, id LIMIT $2',
+    before,
+    batchSize,
+    max,
+  );
+  const kube = await deleteInBatches(
+    ex,
+    'kube_events',
+    '(cluster_id, uid)',
+    'SELECT cluster_id, uid FROM kube_events WHERE time < $1 ORDER BY time, uid LIMIT $2',
+    before,
+    batchSize,
+    max,
+  );
+  const batches = await deleteInBatches(
+    ex,
+    'ingest_batches',
+    '(cluster_id, batch_id)',
+    'SELECT cluster_id, batch_id FROM ingest_batches WHERE received_at < $1 ORDER BY received_at LIMIT $2',
+    batchesBefore,
+    batchSize,
+    max,
+  );
+  // Nodes silent for the retention: their counters and their place among the cluster's nodes.
+  const silent = await ex.all(
+    'SELECT cluster_id, node FROM sensor_counters WHERE last_report_at < $1 ORDER BY cluster_id, node LIMIT $2',
+    [before, max],
+  );
+  for (const r of silent) {
+    await ex.transaction(async (tx) => {
+      const key = [str(r, 'cluster_id'), str(r, 'node')];
+      await tx.run('DELETE FROM sensor_seen WHERE cluster_id = $1 AND node = $2', key);
+      await tx.run('DELETE FROM sensor_counters WHERE cluster_id = $1 AND node = $2', key);
+    });
+  }
+  return {
+    alerts: alerts.removed,
+    groups: groups.removed,
+    nodes: silent.length,
+    kubeEvents: kube.removed,
+    batches: batches.removed,
+    orphanClusters: orphans.length,
+    more:
+      alerts.more ||
+      groups.more ||
+      kube.more ||
+      batches.more ||
+      silent.length === max ||
+      orphans.length === MAX_ORPHANS_PER_RUN,
   };
 }
 

@@ -34,7 +34,15 @@ test('defaults', () => {
       rematch: true,
     },
     clusters: { allowExecPlugins: false, keepSnapshots: 96, pageSize: 500, defaultIntervalSeconds: 900 },
-    runtime: { natsUrl: null, ruleFiles: [], groupWindowMs: 600_000 },
+    runtime: {
+      natsUrl: null,
+      ruleFiles: [],
+      groupWindowMs: 600_000,
+      natsCredsFile: null,
+      alertRetentionDays: 30,
+      ingestItemsPerSecond: 20_000,
+      ingestBytesPerSecond: 16 * 1024 * 1024,
+    },
     registries: [],
   });
 });
@@ -69,6 +77,10 @@ test('clusters and runtime settings: file < env < flags', () => {
       natsUrl: 'nats://nats-a:4222,nats://nats-b:4222',
       ruleFiles: ['/srv/rules/a.yaml', '/etc/palisade/b.yaml'],
       groupWindowMs: 300_000,
+      natsCredsFile: null,
+      alertRetentionDays: 30,
+      ingestItemsPerSecond: 20_000,
+      ingestBytesPerSecond: 16 * 1024 * 1024,
     });
 
     const env = {
@@ -91,6 +103,10 @@ test('clusters and runtime settings: file < env < flags', () => {
       natsUrl: '127.0.0.1:4222',
       ruleFiles: ['/srv/x.yaml', '/srv/y.yaml'],
       groupWindowMs: 30_000,
+      natsCredsFile: null,
+      alertRetentionDays: 30,
+      ingestItemsPerSecond: 20_000,
+      ingestBytesPerSecond: 16 * 1024 * 1024,
     });
 
     const fromFlags = loadConfig({
@@ -104,6 +120,10 @@ test('clusters and runtime settings: file < env < flags', () => {
       natsUrl: 'tls://nats:4222',
       ruleFiles: ['/srv/z.yaml'],
       groupWindowMs: 120_000,
+      natsCredsFile: null,
+      alertRetentionDays: 30,
+      ingestItemsPerSecond: 20_000,
+      ingestBytesPerSecond: 16 * 1024 * 1024,
     });
   } finally {
     d.cleanup();

@@ -8,6 +8,7 @@ import { createApp } from '../../src/http/app.js';
 import { createClusterIngestAuthenticator } from '../../src/runtime/auth.js';
 import { loadRuntimeEngine } from '../../src/runtime/engine.js';
 import { createRuntimePipeline, type NatsPipelineOptions, type RuntimePipeline } from '../../src/runtime/pipeline.js';
+import type { IngestRateLimitOptions } from '../../src/runtime/rate-limit.js';
 import type { Storage } from '../../src/storage/index.js';
 import { createScanQueue } from '../../src/worker/queue.js';
 
@@ -86,7 +87,14 @@ export interface RuntimeTestApp {
 
 export async function runtimeApp(
   storage: Storage,
-  opts: { clock: Clock; nats?: NatsPipelineOptions; groupWindowMs?: number; pipeline?: boolean } = {
+  opts: {
+    clock: Clock;
+    nats?: NatsPipelineOptions;
+    groupWindowMs?: number;
+    pipeline?: boolean;
+    rateLimit?: IngestRateLimitOptions | null;
+    maxNodesPerCluster?: number;
+  } = {
     clock: { now: () => new Date() },
   },
 ): Promise<RuntimeTestApp> {
@@ -96,6 +104,8 @@ export async function runtimeApp(
     clock: opts.clock,
     ...(opts.nats ? { nats: opts.nats } : {}),
     ...(opts.groupWindowMs !== undefined ? { groupWindowMs: opts.groupWindowMs } : {}),
+    ...(opts.rateLimit !== undefined ? { rateLimit: opts.rateLimit } : {}),
+    ...(opts.maxNodesPerCluster !== undefined ? { maxNodesPerCluster: opts.maxNodesPerCluster } : {}),
   });
   await pipeline.start();
   const app = createApp({

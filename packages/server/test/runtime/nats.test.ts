@@ -130,7 +130,8 @@ test('a worker that dies between commit and ack: the batch is redelivered and no
   let second: ReturnType<typeof createRuntimePipeline> | undefined;
   try {
     await first.start();
-    const cluster = { clusterId: 'c-1', clusterName: 'prod' };
+    // A registered cluster: the consumer drops messages naming any other.
+    const cluster = { clusterId: (await storage.clusters.create({ name: 'prod' })).cluster.id, clusterName: 'prod' };
     const b = batch({ batchId: 'crash-1', events: [fixtureEvent('fx-003'), fixtureEvent('fx-005')] });
     const out = await first.submit(cluster, b);
     assert.equal(out.queued, true);
@@ -182,8 +183,9 @@ test('a batch larger than the NATS max_payload is split into parts and stored wh
       if ('proc' in ev) ev.proc.argv = ['bash', randomBytes(600).toString('base64')];
       return ev;
     });
+    const big = (await storage.clusters.create({ name: 'big' })).cluster.id;
     const out = await pipeline.submit(
-      { clusterId: 'c-big', clusterName: 'big' },
+      { clusterId: big, clusterName: 'big' },
       batch({
         batchId: 'big-1',
         events,
@@ -196,7 +198,7 @@ test('a batch larger than the NATS max_payload is split into parts and stored wh
       async () => (await storage.alerts.list({ ruleId: 'PAL-RT-001' })).total === n,
       60_000,
     );
-    const [c] = await storage.alerts.counters('c-big');
+    const [c] = await storage.alerts.counters(big);
     assert.equal(c?.kernelDrops, 1, 'counters added once, with the first part');
     assert.deepEqual(c?.seen, { 'process.exec': n });
     assert.ok((c?.batches ?? 0) >= 2, `sent in ${c?.batches} parts`);
