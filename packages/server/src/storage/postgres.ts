@@ -18,7 +18,10 @@ export interface PostgresOptions {
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
-const RETRIES = 3;
+// Tries of a statement (or BEGIN) on a lost connection, beyond the pool's size: after a
+// failover every idle client may be dead without the pool knowing yet, and each try can draw
+// another of them before a fresh connection is made.
+const EXTRA_RETRIES = 2;
 
 export function openPostgres(opts: PostgresOptions): Database {
   if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) {
@@ -43,7 +46,7 @@ export function openPostgres(opts: PostgresOptions): Database {
   // An idle client whose connection dies emits 'error' on the pool; without a listener that
   // would crash the process. The pool has already removed the client; nothing else to do.
   pool.on('error', () => undefined);
-  return new PostgresDatabase(pool);
+  return new PostgresDatabase(pool, (opts.max ?? 10) + EXTRA_RETRIES);
 }
 
 function ignoreClientError(): void {
@@ -68,7 +71,10 @@ export function isConnectionError(err: unknown): boolean {
 class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly retries: number,
+  ) {}
 
   all(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
     return this.retrying(async () => (await this.pool.query<Row>(sql, params.map(normalizeParam))).rows);
@@ -123,7 +129,7 @@ class PostgresDatabase implements Database {
         return client;
       } catch (err) {
         client?.release(true);
-        if (!isConnectionError(err) || attempt >= RETRIES) throw wrapConnection(err);
+        if (!isConnectionError(err) || attempt >= this.retries) throw wrapConnection(err);
       }
     }
   }
@@ -137,7 +143,7 @@ class PostgresDatabase implements Database {
       try {
         return await fn();
       } catch (err) {
-        if (!isConnectionError(err) || attempt >= RETRIES) throw wrapConnection(err);
+        if (!isConnectionError(err) || attempt >= this.retries) throw wrapConnection(err);
       }
     }
   }

@@ -47,7 +47,8 @@ forEachBackend((h) => {
       `INSERT INTO scans (id, image_ref, status, attempts, queued_at) VALUES ('old-scan', 'reg.example.com/app:0', 'succeeded', 1, '2025-01-01T00:00:00.000Z')`,
     );
     const s = await db.open();
-    assert.equal((await s.migrationStatus()).version, 3);
+    // Migration 3 and every later one apply on top of the v2 database.
+    assert.equal((await s.migrationStatus()).version, Math.max(...MIGRATIONS.map((m) => m.version)));
     assert.equal((await s.scans.get('old-scan'))?.publishError, null);
     assert.equal((await s.scans.setPublishError('old-scan', 'denied'))?.publishError, 'denied');
     await s.close();
