@@ -122,13 +122,18 @@ static __always_inline bool on_upper_layer(struct file *file)
 }
 
 /* The file's path relative to the root of its mount (the container's root filesystem for
- * an overlay upper-layer file), assembled leaf to root into s->buf, then copied to s->path. */
-static __always_inline void build_path(struct scratch *s, struct file *file)
+ * an overlay upper-layer file), assembled leaf to root into s->buf, then copied to s->path.
+ * When the file is not on the mount the task's root is on (an overlay the container mounted
+ * itself, say at /m), the walk stops at that mount's root and the mount point is missing:
+ * /m/usr/local/bin/x would read /usr/local/bin/x. That path is flagged truncated as well. */
+static __always_inline void build_path(struct scratch *s, struct file *file, struct task_struct *task)
 {
 	struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
 	__u32 pos = ENF_PATH_LEN;
 
 	s->flags &= ~ENF_F_PATH_TRUNCATED;
+	if (BPF_CORE_READ(file, f_path.mnt) != BPF_CORE_READ(task, fs, root.mnt))
+		s->flags |= ENF_F_PATH_TRUNCATED;
 	s->buf[ENF_PATH_LEN] = 0;
 	for (int i = 0; i < ENF_PATH_DEPTH; i++) {
 		struct dentry *parent = BPF_CORE_READ(d, d_parent);
@@ -141,7 +146,12 @@ static __always_inline void build_path(struct scratch *s, struct file *file)
 			break;
 		}
 		pos -= len;
-		bpf_probe_read_kernel(&s->buf[pos & (ENF_PATH_LEN - 1)], len & (ENF_PATH_LEN / 2 - 1), name);
+		/* A name that cannot be read leaves stale bytes from an earlier exec: not a path. */
+		if (bpf_probe_read_kernel(&s->buf[pos & (ENF_PATH_LEN - 1)], len & (ENF_PATH_LEN / 2 - 1), name)) {
+			s->flags |= ENF_F_PATH_TRUNCATED;
+			pos += len;
+			break;
+		}
 		pos -= 1;
 		s->buf[pos & (ENF_PATH_LEN - 1)] = '/';
 		d = parent;
@@ -225,6 +235,11 @@ static long match_rule(__u64 i, struct match_ctx *c)
 	}
 	if (kind != ENF_RULE_EXACT && kind != ENF_RULE_PREFIX)
 		return 0;
+	/* Fail closed: a truncated path is only its leaf end (a 130-byte component, a 33rd
+	 * level or a mount point cuts the walk), and that end can look like an allowed directory
+	 * (/tmp/<long>/usr/local/bin/x reads /usr/local/bin/x). Only an any-path rule allows it. */
+	if (c->s->flags & ENF_F_PATH_TRUNCATED)
+		return 0;
 	if (len == 0 || len >= ENF_RULE_PATH_LEN || len > c->s->path_len)
 		return 0;
 	if (kind == ENF_RULE_EXACT && len != c->s->path_len)
@@ -260,7 +275,7 @@ static __always_inline __u32 judge(struct linux_binprm *bprm, __u32 stop_action)
 	if (!s)
 		return 0;
 	s->flags = 0;
-	build_path(s, file);
+	build_path(s, file, task);
 	struct match_ctx c = { .mask = rules_for_task(s, task), .s = s, .matched = false };
 	if (c.mask)
 		bpf_loop(ENF_MAX_RULES, match_rule, &c, 0);

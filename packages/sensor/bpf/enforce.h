@@ -31,7 +31,10 @@
 #define ENF_ACT_AUDIT 3  /* audit mode: would have been stopped, was let through */
 
 /* Stop record flags. */
-#define ENF_F_PATH_TRUNCATED (1u << 0)   /* deeper than ENF_PATH_DEPTH or longer than ENF_PATH_LEN */
+#define ENF_F_PATH_TRUNCATED (1u << 0)   /* deeper than ENF_PATH_DEPTH, longer than ENF_PATH_LEN, a
+                                          * component of ENF_PATH_LEN / 2 bytes or more, or on a
+                                          * mount other than the task's root: only the leaf end is
+                                          * known, and only any-path rules allow it */
 #define ENF_F_CGROUP_TRUNCATED (1u << 1) /* more ancestors than ENF_CGROUP_DEPTH */
 #define ENF_F_CGROUP_V1 (1u << 2)        /* cgroup path taken from the v1 memory hierarchy */
 

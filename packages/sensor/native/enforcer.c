@@ -70,8 +70,13 @@ static void flush_out(void)
 	outlen = 0;
 }
 
+/* Largest record a frame can carry: the frame (4-byte length + record) must fit outbuf. */
+#define MAX_RECORD (sizeof(outbuf) - 4)
+
 static void emit(const void *data, __u32 len)
 {
+	if (len > MAX_RECORD)
+		return; /* cannot be framed; callers never pass one (on_record filters) */
 	if (outlen + 4 + len > sizeof(outbuf))
 		flush_out();
 	unsigned char *p = outbuf + outlen;
@@ -93,7 +98,8 @@ static __u64 clock_ns(clockid_t id)
 static int on_record(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
-	if (size >= 8 && size <= 64 * 1024)
+	/* A record of the full 64 KiB would overflow outbuf by its 4-byte length prefix. */
+	if (size >= 8 && size <= MAX_RECORD)
 		emit(data, (__u32)size);
 	return 0;
 }

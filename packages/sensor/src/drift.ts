@@ -95,6 +95,34 @@ export function matchNamespace(pattern: string, namespace: string): boolean {
   return isGlob(pattern) ? globToRegExp(pattern, false).test(namespace) : pattern === namespace;
 }
 
+/** Longest executable path the sensor reports whole: its filename buffer is 256 bytes with the NUL. */
+export const SENSOR_EXE_PATH_MAX = 254;
+
+/**
+ * The executable path as path entries may judge it, or undefined when they cannot vouch for
+ * it: a path that is (or may be) cut short — not absolute (a truncated stop record's path
+ * starts with `…`), or as long as the sensor's buffer — or that climbs with `..`
+ * (`/workspace/../tmp/x` is not under /workspace, and through a symlink `..` is not even
+ * lexical). `//` and `.` segments are dropped: they do not change where a path leads.
+ * Such executables can only be allowed by entries without paths.
+ */
+export function judgeablePath(path: string): string | undefined {
+  if (!path.startsWith('/') || Buffer.byteLength(path) > SENSOR_EXE_PATH_MAX) return undefined;
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return undefined;
+  return `/${parts.join('/')}`;
+}
+
+/**
+ * Would the kernel's walk (bpf/enforce.bpf.c build_path) cut this path short? It holds 256
+ * bytes, 32 levels and components under 128 bytes; a cut path is flagged and only any-path
+ * rules allow it.
+ */
+export function kernelPathTruncated(path: string): boolean {
+  const parts = path.split('/').filter((p) => p !== '');
+  return Buffer.byteLength(path) > 256 || parts.length > 32 || parts.some((p) => Buffer.byteLength(p) >= 128);
+}
+
 export function matchPath(pattern: string, path: string): boolean {
   if (isGlob(pattern)) return globToRegExp(pattern, true).test(path);
   return pattern.endsWith('/') ? path.startsWith(pattern) : path === pattern;
@@ -210,16 +238,21 @@ export function judgeDrift(event: RuntimeEvent, policy: DriftPolicy): DriftVerdi
   if (upper === undefined)
     return { drift: false, allowed: false, reason: 'the sensor did not report where the executable lives' };
   if (!upper) return { drift: false, allowed: false, reason: 'executable is part of the image' };
-  const path = event.proc.exe;
+  const path = judgeablePath(event.proc.exe);
   for (const e of policy.allow) {
     if (!entrySelects(e, event.container, event.k8s)) continue;
-    if (e.paths.length > 0 && !e.paths.some((p) => matchPath(p, path))) continue;
+    if (e.paths.length > 0 && (path === undefined || !e.paths.some((p) => matchPath(p, path)))) continue;
     return { drift: true, allowed: true, reason: `allowed by '${e.name}'`, entry: e.name };
   }
   const unresolved = event.container.resolved
     ? ''
     : ' (container not resolved: image and namespace entries cannot match)';
-  return { drift: true, allowed: false, reason: `executable not in the image and no allow entry matches${unresolved}` };
+  const unjudgeable = path === undefined ? ' (path truncated or with "..": path entries cannot match)' : '';
+  return {
+    drift: true,
+    allowed: false,
+    reason: `executable not in the image and no allow entry matches${unresolved}${unjudgeable}`,
+  };
 }
 
 export const DRIFT_RULE_ID = 'PAL-DRIFT-001';

@@ -214,10 +214,17 @@ export function createIngestClient(opts: IngestClientOptions): IngestClient {
     bytesSent: 0,
     bytesUncompressed: 0,
   };
+  // The certificate is always checked against the server's host, never against whatever
+  // else Node might pick: through a CONNECT tunnel `tls.connect({socket})` would otherwise
+  // fall back to the tunnel socket's host — the proxy's name. SNI only for DNS names (an IP
+  // address must not be sent as SNI, RFC 6066 §3).
   const tlsOpts = (): tls.ConnectionOptions => ({
     ...(ca ? { ca } : {}),
     rejectUnauthorized: opts.insecure !== true,
+    host,
     ...(net.isIP(host) === 0 ? { servername: host } : {}),
+    checkServerIdentity: (_name: string, cert: tls.PeerCertificate): Error | undefined =>
+      tls.checkServerIdentity(host, cert),
     ALPNProtocols: ['http/1.1'],
   });
 
@@ -259,7 +266,7 @@ export function createIngestClient(opts: IngestClientOptions): IngestClient {
   const secure = async (signal: AbortSignal): Promise<tls.TLSSocket> => {
     const raw = proxy ? await tunnel(proxy, signal) : undefined;
     return new Promise((resolve, reject) => {
-      const s = tls.connect({ ...tlsOpts(), ...(raw ? { socket: raw } : { host, port }) });
+      const s = tls.connect({ ...tlsOpts(), ...(raw ? { socket: raw } : { port }) });
       const onAbort = (): void => {
         s.destroy();
         reject(new IngestError('retryable', 'timed out'));

@@ -418,13 +418,21 @@ export class Spool {
       }
       const chunk = await this.readAt(pos.seg, pos.off, Math.min(end - pos.off, 1024 * 1024));
       let off = 0;
+      // The rest of this segment is unusable: the file changed under us (shrunk, overwritten).
+      const giveUp = (): void => {
+        this.s.corruptRegions++;
+        this.s.corruptBytes += end - (pos.off + off);
+        off = end - pos.off;
+      };
+      if (chunk.length < HEADER) {
+        // Not even a record header where the spool's bookkeeping has records: the segment was
+        // truncated. Without this the same read would be retried forever.
+        giveUp();
+      }
       while (off + HEADER <= chunk.length && records.length < opts.maxItems) {
         const len = chunk.readUInt32LE(off);
         if (len > this.maxRecord || pos.off + off + HEADER + len > end) {
-          // The file changed under us: give up on the rest of this segment.
-          this.s.corruptRegions++;
-          this.s.corruptBytes += end - (pos.off + off);
-          off = end - pos.off;
+          giveUp();
           break;
         }
         if (records.length > 0 && bytes + len > opts.maxBytes) {
@@ -435,6 +443,10 @@ export class Spool {
         if (off + HEADER + len <= chunk.length) rec = chunk.subarray(off, off + HEADER + len);
         else if (off === 0) rec = await this.readAt(pos.seg, pos.off, HEADER + len);
         else break; // continue with a fresh chunk from this record
+        if (rec.length < HEADER + len) {
+          giveUp(); // the file ends inside the record
+          break;
+        }
         const payload = this.checked(rec.subarray(HEADER), rec.readUInt32LE(4));
         if (payload) records.push(Buffer.from(payload));
         bytes += len;

@@ -20,6 +20,8 @@ export const TRANSPORT_VERSION = 1;
 export const DEFAULT_SOCKET_PATH = '/run/palisade/publisher.sock';
 /** A frame longer than this stops the stream (a length-prefixed stream cannot resynchronise). */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+/** The hello frame is small (a session id ≤ 128 characters, a node name, a version). */
+export const MAX_HELLO_BYTES = 4096;
 
 /** What the collector hands to the publisher: an alert (with its events), a raw event, counters. */
 export type TransportItem =
@@ -66,9 +68,18 @@ export function encodeMessage(msg: CollectorMessage | PublisherMessage): Buffer 
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  private frames = 0;
   error: string | undefined;
 
-  constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+  /**
+   * `firstFrameMaxBytes`: a lower limit for the first frame only (the publisher's end: the
+   * first frame must be the small hello, so a connection that has not said hello yet can
+   * never make it buffer megabytes).
+   */
+  constructor(
+    private readonly maxFrameBytes = MAX_FRAME_BYTES,
+    private readonly firstFrameMaxBytes = maxFrameBytes,
+  ) {}
 
   push(chunk: Buffer): Buffer[] {
     if (this.error !== undefined) return [];
@@ -77,8 +88,9 @@ export class FrameDecoder {
     const out: Buffer[] = [];
     while (this.buffered >= 4) {
       const len = this.peekLength();
-      if (len > this.maxFrameBytes) {
-        this.error = `frame length ${len} exceeds the limit of ${this.maxFrameBytes} bytes`;
+      const limit = this.frames === 0 ? this.firstFrameMaxBytes : this.maxFrameBytes;
+      if (len > limit) {
+        this.error = `${this.frames === 0 ? 'first ' : ''}frame length ${len} exceeds the limit of ${limit} bytes`;
         this.chunks = [];
         this.buffered = 0;
         return out;
@@ -86,6 +98,7 @@ export class FrameDecoder {
       if (this.buffered < 4 + len) break;
       const all = this.take(4 + len);
       out.push(all.subarray(4));
+      this.frames++;
     }
     return out;
   }

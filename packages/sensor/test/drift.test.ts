@@ -13,7 +13,9 @@ import {
   emptyDriftPolicy,
   globalMask,
   judgeDrift,
+  judgeablePath,
   kernelAllows,
+  kernelPathTruncated,
   kernelRules,
   loadDriftPolicy,
   matchImage,
@@ -269,4 +271,62 @@ test('kernelAllows mirrors the kernel check: mask bits, exact, prefix, any', () 
   assert.ok(kernelAllows(rules, 0b1n, '/workspace/a/b'));
   assert.ok(kernelAllows(rules, 0b100n, '/anything'));
   assert.ok(!kernelAllows(rules, 0n, '/anything'));
+});
+
+test('truncated paths: the kernel mirror allows them by any-path rules only', () => {
+  const rules = kernelRules(parseDriftPolicy(POLICY, 'drift.yaml'));
+  // What the kernel keeps of /tmp/<130 × a>/usr/local/bin/payload: its leaf end, flagged.
+  assert.ok(kernelAllows(rules, 0b10n, '/usr/local/bin/payload'), 'whole: the prefix rule allows it');
+  assert.ok(!kernelAllows(rules, 0b10n, '/usr/local/bin/payload', true), 'truncated: no path rule allows it');
+  assert.ok(!kernelAllows(rules, 0b1000n, '/tmp/healthcheck', true), 'nor an exact one');
+  assert.ok(kernelAllows(rules, 0b100n, '/usr/local/bin/payload', true), 'an any-path rule does');
+  // The walk's limits: 256 bytes, 32 levels, components under 128 bytes.
+  assert.equal(kernelPathTruncated('/usr/local/bin/payload'), false);
+  assert.equal(kernelPathTruncated(`/tmp/${'a'.repeat(130)}/usr/local/bin/payload`), true);
+  assert.equal(kernelPathTruncated(`/usr/local/bin/${'d/'.repeat(28)}payload`), false);
+  assert.equal(kernelPathTruncated(`/tmp/usr/local/bin/${'d/'.repeat(28)}payload`), true);
+  assert.equal(kernelPathTruncated(`/usr/local/bin/${'x'.repeat(100)}/${'y'.repeat(100)}/${'z'.repeat(50)}`), true);
+  assert.ok(!kernelAllows(rules, 0b10n, `/usr/local/bin/${'d/'.repeat(40)}payload`), 'derived from the path');
+});
+
+test('judgeDrift: path entries never vouch for a truncated path or one that climbs with ".."', () => {
+  const p = parseDriftPolicy(POLICY, 'drift.yaml');
+  const ci = { upper: true, image: 'registry.example.com/ci/runner:7' };
+  assert.equal(judgeablePath('/usr/local/bin//tool'), '/usr/local/bin/tool');
+  assert.equal(judgeablePath('/usr/./local/bin/tool'), '/usr/local/bin/tool');
+  assert.equal(judgeablePath('/workspace/../tmp/x'), undefined);
+  assert.equal(judgeablePath('…/usr/local/bin/payload'), undefined);
+  assert.equal(judgeablePath(`/workspace/${'a'.repeat(244)}`), undefined, '255 bytes: maybe cut by the sensor');
+  assert.equal(judgeablePath(`/workspace/${'a'.repeat(243)}`), `/workspace/${'a'.repeat(243)}`);
+
+  assert.equal(judgeDrift(exec('/usr/local/bin//tool', ci), p).allowed, true, '"//" changes nothing');
+  const climb = judgeDrift(exec('/workspace/../tmp/evil', ci), p);
+  assert.equal(climb.allowed, false);
+  assert.match(climb.reason, /path entries cannot match/);
+  assert.equal(judgeDrift(exec(`/workspace/${'a'.repeat(300)}`, ci), p).allowed, false);
+  // Entries without paths still allow such executables.
+  assert.equal(judgeDrift(exec('/workspace/../tmp/evil', { upper: true, namespace: 'build' }), p).allowed, true);
+
+  // A stop record whose path the kernel could not hold whole: its exe says so, and the
+  // global rule for /usr/local/bin/ does not claim it.
+  const global = parseDriftPolicy('version: 1\nallow:\n  - name: local\n    paths: [/usr/local/bin/]\n', 'g.yaml');
+  const stop = {
+    time: '2025-05-01T10:00:00.000Z',
+    pid: 7,
+    ppid: 1,
+    uid: 0,
+    comm: 'payload',
+    path: '/usr/local/bin/payload',
+    action: 'denied' as const,
+    cgroupId: 1n,
+    cgroupPath: [`libpod-${'f'.repeat(64)}.scope`],
+    cgroupV1: false,
+    pathTruncated: true,
+    cgroupTruncated: false,
+  };
+  const ev = stopEvent(stop, 'n1', 'drift-1');
+  assert.equal(ev.proc.exe, '…/usr/local/bin/payload');
+  assert.equal(ev.proc.name, 'payload');
+  assert.equal(judgeDrift(ev, global).allowed, false);
+  assert.equal(judgeDrift(stopEvent({ ...stop, pathTruncated: false }, 'n1', 'drift-2'), global).allowed, true);
 });

@@ -187,6 +187,82 @@ test(
 );
 
 test(
+  'paths the kernel cannot hold whole (a long component, deep nesting, a mount) are never allowed by a path rule',
+  { skip: SKIP, timeout: 300_000 },
+  async () => {
+    build();
+    const { id, pid } = container(`palisade-drift-long-${process.pid.toString(36)}`);
+    // All these paths end in /usr/local/bin/payload; the kernel keeps only their leaf end,
+    // which alone would look like the allowed directory.
+    const long = `/tmp/${'a'.repeat(130)}/usr/local/bin`;
+    // 33 components: the kernel walks 32 (ENF_PATH_DEPTH), so it keeps /usr/local/bin/d/…/payload.
+    const deep = `/tmp/usr/local/bin/${Array.from({ length: 28 }, () => 'd').join('/')}`;
+    const enf = await DriftEnforcer.start({
+      policy: parseDriftPolicy('version: 1\nallow:\n  - name: local\n    paths: [/usr/local/bin/]\n', 'inline'),
+    });
+    try {
+      const code = stoppedCode(enf);
+      const out = inContainer(
+        id,
+        `mkdir -p /usr/local/bin ${long} ${deep}; cp /bin/true /usr/local/bin/ok; cp /bin/true ${long}/payload; ` +
+          `cp /bin/true ${deep}/payload; /usr/local/bin/ok; echo "ok=$?"; ${long}/payload; echo "long=$?"; ` +
+          `${deep}/payload; echo "deep=$?"`,
+      );
+      assert.match(out, /ok=0\b/, `the allowed directory itself still runs: ${out}`);
+      assert.match(out, new RegExp(`long=${code}\\b`), `a component too long for the kernel: stopped: ${out}`);
+      assert.match(out, new RegExp(`deep=${code}\\b`), `deeper than the kernel walks: stopped: ${out}`);
+      const stops = (await drain(enf)).filter((s) => s.path.endsWith('/payload'));
+      assert.equal(stops.length, 2, JSON.stringify(stops.map((s) => s.path)));
+      assert.ok(
+        stops.every((s) => s.pathTruncated),
+        'both stop records say the path is truncated',
+      );
+      assert.ok(stops.some((s) => s.path === '/usr/local/bin/payload'));
+
+      // An overlay the container mounted itself (it may, with CAP_SYS_ADMIN): the walk ends at
+      // that mount's root, so /m/usr/local/bin/payload reads /usr/local/bin/payload.
+      const mounted = execFileSync(
+        'podman',
+        [
+          'run',
+          '--rm',
+          '--runtime',
+          '/usr/sbin/runc',
+          '--ulimit',
+          'nofile=1024:1024',
+          '--ulimit',
+          'nproc=4096:4096',
+          '--privileged',
+          IMAGE,
+          '/bin/sh',
+          '-c',
+          'mkdir -p /t /m && mount -t tmpfs tmpfs /t && mkdir /t/l /t/u /t/w && ' +
+            'mount -t overlay overlay -o lowerdir=/t/l,upperdir=/t/u,workdir=/t/w /m && ' +
+            'mkdir -p /m/usr/local/bin && cp /bin/true /m/usr/local/bin/payload; /m/usr/local/bin/payload; echo "mnt=$?"',
+        ],
+        { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      assert.match(mounted, new RegExp(`mnt=${code}\\b`), `a drifted file on a container's own mount: ${mounted}`);
+      const mountStop = (await drain(enf)).find((s) => s.path === '/usr/local/bin/payload');
+      assert.equal(mountStop?.pathTruncated, true, 'the path below a mount point is flagged as incomplete');
+
+      // A rule that allows any path (an image allowed as a whole) still covers them.
+      await enf.applyPolicy(
+        parseDriftPolicy('version: 1\nallow:\n  - name: img\n    images: [localhost/palisade-drift-test]\n', 'inline'),
+      );
+      const container0 = { id, name: '', image: IMAGE, imageDigest: '', runtime: 'podman' as const, resolved: true };
+      assert.equal(await enf.allowContainerOfPid(pid, container0), 1n);
+      assert.match(
+        inContainer(id, `${long}/payload; echo "long=$?"; ${deep}/payload; echo "deep=$?"`),
+        /long=0\b[^]*deep=0\b/,
+      );
+    } finally {
+      await enf.stop();
+    }
+  },
+);
+
+test(
   'audit mode reports drift without stopping it; bad options are clear errors',
   { skip: SKIP, timeout: 300_000 },
   async () => {

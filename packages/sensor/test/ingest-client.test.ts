@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PalisadeError, type RuntimeIngestBatch } from '@palisade/core';
@@ -185,6 +186,71 @@ test('client: through an HTTP CONNECT proxy from HTTPS_PROXY; NO_PROXY bypasses 
     assert.equal(srv.stored.at(-1)?.batchId, 'bypass-1');
   } finally {
     await proxy.close();
+  }
+});
+
+/** A server certificate from the test CA valid only for DNS:localhost (no IP address). */
+function localhostOnlyCert(testCa: TestCa): TestCa {
+  const run = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: testCa.dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  writeFileSync(join(testCa.dir, 'dns-only.ext'), 'subjectAltName=DNS:localhost\n');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'dns.key', '-out', 'dns.csr', '-subj', '/CN=localhost');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'dns.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'dns.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'dns-only.ext',
+  );
+  return {
+    ...testCa,
+    key: readFileSync(join(testCa.dir, 'dns.key'), 'utf8'),
+    cert: readFileSync(join(testCa.dir, 'dns.crt'), 'utf8'),
+  };
+}
+
+test('client: through a proxy the certificate is still checked against the server, not the proxy', async () => {
+  // The certificate names only "localhost"; the server URL is its IP address, so the name
+  // check must fail — directly, and also when the proxy's own host name is "localhost".
+  const dnsOnly = await startIngestServer(localhostOnlyCert(ca), TOKEN);
+  const proxy = await startConnectProxy();
+  try {
+    const refusedAltName = (e: unknown): boolean => {
+      assert.ok(e instanceof IngestError, String(e));
+      assert.equal(e.kind, 'retryable');
+      assert.match(e.message, /ERR_TLS_CERT_ALTNAME_INVALID/);
+      return true;
+    };
+    const direct = createIngestClient({ url: dnsOnly.url, token: TOKEN, caFile: ca.caFile, env: {}, maxAttempts: 1 });
+    await assert.rejects(direct.send(batch('dns-only-direct')), refusedAltName);
+
+    const proxyByName = proxy.url.replace('127.0.0.1', 'localhost');
+    const viaProxy = createIngestClient({
+      url: dnsOnly.url,
+      token: TOKEN,
+      caFile: ca.caFile,
+      env: { HTTPS_PROXY: proxyByName },
+      maxAttempts: 1,
+    });
+    assert.equal(viaProxy.proxy, proxyByName);
+    await assert.rejects(viaProxy.send(batch('dns-only-proxied')), refusedAltName);
+    assert.equal(proxy.tunnels, 1, 'the tunnel was made: the refusal is the certificate check');
+    assert.equal(dnsOnly.requests, 0, 'no request, so the token was never sent');
+    assert.equal(dnsOnly.received.length, 0);
+  } finally {
+    await proxy.close();
+    await dnsOnly.close();
   }
 });
 

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -314,6 +315,49 @@ test('containerd and CRI-O on-disk state: annotations give name, image, pod and 
       crio.resolve(ID_B),
       (e: unknown) => e instanceof PalisadeError && e.code === 'E_CORRUPT' && /config\.json/.test(e.describe()),
     );
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('on-disk OCI specs: links, FIFOs, devices and oversized files are refused before being read', async () => {
+  const t = tempDir('palisade-oci-hostile-');
+  try {
+    const root = join(t.path, 'containerd');
+    const resolver = new ContainerdStateResolver({ taskRoot: root });
+    const spec = (id: string): string => {
+      mkdirSync(join(root, 'k8s.io', id), { recursive: true });
+      return join(root, 'k8s.io', id, 'config.json');
+    };
+    const refused = async (id: string, code: string, re: RegExp): Promise<void> => {
+      await assert.rejects(resolver.resolve(id), (e: unknown) => {
+        assert.ok(e instanceof PalisadeError, String(e));
+        assert.equal(e.code, code);
+        assert.match(e.describe(), re);
+        assert.ok(e.describe().includes(id), 'names the file');
+        return true;
+      });
+    };
+    // A link to a good spec elsewhere: runtimes write a plain file, a link is not followed.
+    const elsewhere = join(t.path, 'elsewhere.json');
+    writeFileSync(elsewhere, JSON.stringify({ annotations: { 'io.kubernetes.cri.container-name': 'x' } }));
+    symlinkSync(elsewhere, spec('1'.repeat(64)));
+    await refused('1'.repeat(64), 'E_CORRUPT', /symbolic link/);
+    // A FIFO: opening it must not wait for a writer.
+    execFileSync('mkfifo', [spec('2'.repeat(64))]);
+    await refused('2'.repeat(64), 'E_CORRUPT', /not a regular file/);
+    // One byte over the limit: refused by its size, not read.
+    writeFileSync(spec('3'.repeat(64)), Buffer.alloc(4 * 1024 * 1024 + 1, 0x20));
+    await refused('3'.repeat(64), 'E_TOO_LARGE', /larger than 4194304 bytes/);
+    if (process.getuid?.() === 0) {
+      // A character device that never ends (/dev/zero's numbers): refused at fstat.
+      execFileSync('mknod', [spec('4'.repeat(64)), 'c', '1', '5']);
+      await refused('4'.repeat(64), 'E_CORRUPT', /not a regular file/);
+    }
+    // A spec exactly at the limit is still read.
+    const big = JSON.stringify({ annotations: { 'io.kubernetes.cri.container-name': 'big' } });
+    writeFileSync(spec('5'.repeat(64)), big + ' '.repeat(4 * 1024 * 1024 - big.length));
+    assert.equal((await resolver.resolve('5'.repeat(64)))?.name, 'big');
   } finally {
     t.cleanup();
   }

@@ -143,6 +143,47 @@ test('spool: a torn tail (crash mid-write) and a corrupt record are cut off and 
   }
 });
 
+/** Rejects when `p` has not settled within `ms` (a read that never returns fails the test). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+test('spool: a segment truncated under a running reader is skipped and counted; reads stay bounded', async () => {
+  const dir = tmp();
+  try {
+    const spool = await Spool.open({ dir, limitBytes: 1 << 20, segmentBytes: 4096 });
+    await spool.append(Array.from({ length: 120 }, (_, i) => rec(i, 100)));
+    const segs = readdirSync(dir)
+      .filter((f) => f.startsWith('seg-'))
+      .sort();
+    assert.ok(segs.length >= 3, `several segments expected, got ${segs.length}`);
+    const inSecond = nums(
+      (await spool.read({ seg: 2, off: 0 }, { maxItems: 1000, maxBytes: 1 << 20, until: { seg: 3, off: 0 } })).records,
+    );
+    // Shorter than a record header: a read used to return nothing and not move, forever.
+    truncateSync(join(dir, segs[0] as string), 3);
+    const r = await within(spool.read(spool.cursor, { maxItems: 1000, maxBytes: 1 << 20 }), 5000, 'read');
+    assert.equal(spool.stats().corruptRegions, 1);
+    assert.ok(r.end.seg > 1, 'the reader moved past the truncated segment');
+    assert.deepEqual(nums(r.records).slice(0, inSecond.length), inSecond, 'the next segment is read as it was');
+
+    // The active (last) segment shrunk to inside its first record: the read ends, bounded.
+    const last = join(dir, segs.at(-1) as string);
+    truncateSync(last, 10);
+    const lastNo = Number(/\d+/.exec(segs.at(-1) as string)?.[0]);
+    const r2 = await within(spool.read({ seg: lastNo, off: 0 }, { maxItems: 1000, maxBytes: 1 << 20 }), 5000, 'read');
+    assert.deepEqual(r2.records, []);
+    assert.equal(spool.stats().corruptRegions, 2);
+    await spool.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('spool: read stops at `until` and at maxBytes (but returns at least one record)', async () => {
   const dir = tmp();
   try {

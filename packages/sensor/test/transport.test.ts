@@ -290,3 +290,180 @@ test('transport server: a protocol violation gets an error message and the conne
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A raw connection that records the publisher's messages; `closed` resolves with them. */
+function rawConnection(socketPath: string): { sock: net.Socket; messages: string[]; closed: Promise<string[]> } {
+  const sock = net.createConnection(socketPath);
+  const d = new FrameDecoder();
+  const messages: string[] = [];
+  sock.on('data', (c: Buffer) => {
+    for (const f of d.push(c)) messages.push(f.toString());
+  });
+  sock.on('error', () => undefined);
+  const closed = new Promise<string[]>((resolve) => sock.on('close', () => resolve(messages)));
+  return { sock, messages, closed };
+}
+
+const hello = (session: string): Buffer =>
+  encodeMessage({ t: 'hello', v: 1, session, node: 'n', sensorVersion: 'test' });
+
+test(
+  'transport server: the socket never exists with a wider mode, its new directory is 0750',
+  { timeout: 30_000 },
+  async () => {
+    const base = mkdtempSync(join(tmpdir(), 'palisade-tr-'));
+    const socketPath = join(base, 'run', 'pub.sock');
+    // The mode the socket file has right when listen() has created it, before anything else runs.
+    const modesAtBind: number[] = [];
+    const proto = net.Server.prototype as unknown as { listen: (this: net.Server, ...a: unknown[]) => net.Server };
+    const listen = proto.listen;
+    proto.listen = function (this: net.Server, ...args: unknown[]): net.Server {
+      const r = listen.apply(this, args);
+      if (args[0] === socketPath) modesAtBind.push(statSync(socketPath).mode & 0o777);
+      return r;
+    };
+    // A permissive process umask: what was created with the default mode shows it.
+    const umask = process.umask(0);
+    let server: TransportServer | undefined;
+    try {
+      server = await serveTransport({ socketPath, lastSeq: () => 0, receive: async () => undefined });
+      assert.equal(process.umask(0), 0, 'the umask is restored');
+      assert.deepEqual(modesAtBind, [0o660], 'created 0660, not 0777 then chmod');
+      assert.equal(statSync(socketPath).mode & 0o777, 0o660);
+      assert.equal(statSync(join(base, 'run')).mode & 0o777, 0o750);
+    } finally {
+      proto.listen = listen;
+      process.umask(umask);
+      await server?.close();
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'transport server: connections are capped; a silent one is closed at the hello deadline',
+  { timeout: 30_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'palisade-tr-'));
+    const socketPath = join(dir, 'pub.sock');
+    const logs: string[] = [];
+    const server = await serveTransport({
+      socketPath,
+      lastSeq: () => 0,
+      receive: async () => undefined,
+      maxConnections: 2,
+      helloTimeoutMs: 300,
+      log: (l) => logs.push(l),
+    });
+    try {
+      const a = rawConnection(socketPath);
+      const b = rawConnection(socketPath);
+      a.sock.write(hello('s-a'));
+      await until(() => a.messages.length === 1 && server.stats().openConnections === 2, 'two connections open');
+      assert.match(a.messages[0] ?? '', /"t":"welcome"/);
+      const refused = await rawConnection(socketPath).closed;
+      assert.deepEqual(refused, ['{"t":"error","message":"too many connections (2 open)"}']);
+      assert.equal(server.stats().refusedConnections, 1);
+      // b never says hello: closed at the deadline, which frees its place.
+      assert.deepEqual(await b.closed, ['{"t":"error","message":"no hello within 300 ms"}']);
+      assert.equal(server.stats().timedOutConnections, 1);
+      await until(() => server.stats().openConnections === 1, 'its place freed');
+      const c = rawConnection(socketPath);
+      c.sock.write(hello('s-c'));
+      await until(() => c.messages.length === 1, 'a new connection is welcome again');
+      assert.match(c.messages[0] ?? '', /"t":"welcome"/);
+      assert.ok(logs.some((l) => /refusing collector connections: 2 already open/.test(l)));
+      a.sock.destroy();
+      c.sock.destroy();
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'transport server: an idle connection is closed; a busy one is not; a big first frame is refused',
+  { timeout: 30_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'palisade-tr-'));
+    const socketPath = join(dir, 'pub.sock');
+    let release: () => void = () => undefined;
+    const server = await serveTransport({
+      socketPath,
+      lastSeq: () => 0,
+      // The first frame takes as long as the test wants: the connection is busy, not idle.
+      receive: (_s, seq) => (seq === 1 ? new Promise<void>((r) => (release = r)) : Promise.resolve()),
+      idleTimeoutMs: 200,
+    });
+    try {
+      const idle = rawConnection(socketPath);
+      idle.sock.write(hello('s-idle'));
+      const closed = await idle.closed;
+      assert.equal(closed.length, 2, JSON.stringify(closed));
+      assert.match(closed[0] ?? '', /"t":"welcome"/);
+      assert.equal(closed[1], '{"t":"error","message":"no traffic for 200 ms"}');
+
+      const busy = rawConnection(socketPath);
+      busy.sock.write(Buffer.concat([hello('s-busy'), encodeMessage({ t: 'items', seq: 1, items: [] })]));
+      await until(() => busy.messages.length === 1, 'welcome');
+      await new Promise((r) => setTimeout(r, 600)); // three idle periods while the frame is stored
+      assert.equal(busy.sock.destroyed, false, 'not closed while its frame is being stored');
+      release();
+      await until(() => busy.messages.some((m) => m === '{"t":"ack","seq":1}'), 'the ack');
+      busy.sock.destroy();
+
+      const big = rawConnection(socketPath);
+      big.sock.write(encodeFrame(JSON.stringify({ t: 'hello', v: 1, session: 's', node: 'x'.repeat(5000) })));
+      const bigClosed = await big.closed;
+      assert.match(bigClosed[0] ?? '', /first frame length \d+ exceeds the limit of 4096 bytes/);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'transport server: memory per connection is bounded while the spool does not keep up',
+  { timeout: 30_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'palisade-tr-'));
+    const socketPath = join(dir, 'pub.sock');
+    const server = await serveTransport({
+      socketPath,
+      lastSeq: () => 0,
+      receive: () => new Promise<void>(() => undefined), // the spool never finishes
+      maxPendingFrames: 1000,
+      maxPendingBytes: 256 * 1024,
+    });
+    try {
+      const c = rawConnection(socketPath);
+      c.sock.write(hello('s-flood'));
+      await until(() => c.messages.length === 1, 'welcome');
+      // 64 MiB offered in 32 KiB frames; the server must stop reading long before.
+      const item = { k: 'event' as const, event: { ...execEvent(1), id: 'x'.repeat(32 * 1024) } };
+      let seq = 0;
+      const pump = (): void => {
+        while (seq < 2048 && c.sock.write(encodeMessage({ t: 'items', seq: ++seq, items: [item] })));
+      };
+      c.sock.on('drain', pump);
+      pump();
+      // The kernel buffers fill once the server pauses: the client's writes stop draining.
+      let last = -1;
+      await until(() => {
+        const now = server.stats().bufferedBytes;
+        const stable = now === last && c.sock.writableLength > 0;
+        last = now;
+        return stable;
+      }, 'the server stops reading');
+      const held = server.stats().bufferedBytes;
+      assert.ok(held > 0 && held <= 256 * 1024 + 64 * 1024 + 33 * 1024, `bounded: ${held} bytes held`);
+      assert.ok(seq < 2048, `the client was held back (${seq} frames written)`);
+      c.sock.destroy();
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

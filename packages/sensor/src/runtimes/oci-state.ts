@@ -12,7 +12,8 @@
  * the image name, the digest comes from the Kubernetes resolver when it is configured.
  * Pods have no workload here: that needs the API server.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PalisadeError, type KubernetesContext } from '@palisade/core';
 import type { ContainerContextResolver, ResolvedContainer } from '../resolver.js';
@@ -22,18 +23,52 @@ const ID_RE = /^[0-9a-f]{64}$/;
 const NS_RE = /^[A-Za-z0-9._-]{1,76}$/;
 const MAX_SPEC_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Reads at most `max` bytes of an open file; a file that holds more (even one that grew
+ * after fstat, or one whose size says nothing, like /dev/zero) is refused.
+ */
+async function readBounded(fh: FileHandle, max: number, path: string): Promise<Buffer> {
+  const buf = Buffer.alloc(max + 1);
+  let got = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+    if (got > max) throw new PalisadeError('E_TOO_LARGE', `OCI spec larger than ${max} bytes`, { subject: path });
+  }
+  return buf.subarray(0, got);
+}
+
+/**
+ * The spec as JSON, or undefined when there is none. Runtimes write config.json as a plain
+ * file: a symbolic link (O_NOFOLLOW), a FIFO (O_NONBLOCK: opening it cannot hang), a device
+ * or anything but a regular file is refused, and so is a file above MAX_SPEC_BYTES, before
+ * it is read whole.
+ */
 async function readSpec(path: string): Promise<Record<string, unknown> | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'ELOOP')
+      throw new PalisadeError('E_CORRUPT', 'OCI spec is a symbolic link (refused)', { subject: path });
+    throw new PalisadeError('E_NOT_FOUND', `cannot read OCI spec: ${code ?? 'error'}`, { subject: path });
+  }
   let text: string;
   try {
-    const buf = await readFile(path);
-    if (buf.length > MAX_SPEC_BYTES)
+    const st = await fh.stat();
+    if (!st.isFile()) throw new PalisadeError('E_CORRUPT', 'OCI spec is not a regular file', { subject: path });
+    if (st.size > MAX_SPEC_BYTES)
       throw new PalisadeError('E_TOO_LARGE', `OCI spec larger than ${MAX_SPEC_BYTES} bytes`, { subject: path });
-    text = buf.toString('utf8');
+    text = (await readBounded(fh, MAX_SPEC_BYTES, path)).toString('utf8');
   } catch (err) {
     if (err instanceof PalisadeError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new PalisadeError('E_NOT_FOUND', `cannot read OCI spec: ${code ?? 'error'}`, { subject: path });
+  } finally {
+    await fh.close();
   }
   try {
     return asObj(JSON.parse(text));
