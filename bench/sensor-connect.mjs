@@ -4,16 +4,25 @@
 // sensor delivered for them, reads the drop counters, the collector's CPU per 1,000 events/s and
 // its peak RSS. Prints figures; never asserts. Run as root:
 // `npm run bench -- sensor-connect [rate] [seconds]` (knobs: see startCollector in sensor-exec.mjs).
+// As in sensor-exec, the user-space capacity (a replay of captured connect + accept records on
+// one core) and the kernel side's BPF time per connect follow, neither competing with the
+// load generator; BENCH_SENSOR=0 runs the generator alone.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   compileC,
   enableBpfStats,
+  fixture,
   fmt,
+  printKernelCapacity,
+  replayCapacity,
+  replayStream,
+  withPid,
   printCollectorCost,
   printCounters,
   printLoaderWaits,
+  printTimeline,
   requireRoot,
   startCollector,
 } from './sensor-exec.mjs';
@@ -82,22 +91,24 @@ async function main() {
   const port = await freePort();
   let clientPid = -1;
   let seen = 0;
+  if (process.env.BENCH_SENSOR === '0') {
+    const { made, took } = await runClient(bin, port, rate, seconds, () => undefined);
+    console.log(
+      `sensor-connect (generator alone, no sensor): target ${fmt(rate)} connects/s for ${seconds} s: made ${fmt(made)} in ${fmt(took, 2)} s = ${fmt(made / took)} connects/s`,
+    );
+    return;
+  }
   const collector = await startCollector({ mode: 'all' }, (ev) => {
     if (ev.type === 'network.connect' && ev.proc.pid === clientPid && ev.net.dstPort === port) seen++;
   });
   await sleep(500);
-  collector.mark();
+  await collector.mark();
   const t0 = performance.now();
-  const child = spawn(bin, [String(port), String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  clientPid = child.pid ?? -1;
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  await new Promise((resolve) => child.once('close', resolve));
+  const { made, failed, took } = await runClient(bin, port, rate, seconds, (pid) => (clientPid = pid));
   await collector.sensor.requestCounters();
   const wall = (performance.now() - t0) / 1000;
-  const cpu = collector.cpuSinceMark();
+  const cpu = await collector.cpuSinceMark();
   const res = await collector.stop();
-  const [made, failed, took] = out.trim().split(/\s+/).map(Number);
   const k = res.counters.byType;
   const kernelDrops = Object.values(k).reduce((a, t) => a + t.droppedInKernel, 0);
   const userDrops = Object.values(k).reduce((a, t) => a + t.droppedInUserspace, 0);
@@ -113,6 +124,37 @@ async function main() {
   printCounters(res.counters);
   printCollectorCost('sensor-connect:', cpu, wall, res.events / wall, res);
   printLoaderWaits('sensor-connect:', res.loaderWaits);
+  printTimeline('sensor-connect:', res.timeline);
+  // Per connect: every TCP state change (both ends), connect(2) enter/exit, accept(2) exit.
+  const connectPrograms = [
+    'handle_connect',
+    'sys_enter_connect',
+    'sys_exit_connect',
+    'sys_exit_accept',
+    'sys_exit_accept4',
+  ];
+  printKernelCapacity('sensor-connect:', cpu, connectPrograms, made + failed, 'connect', rate);
+  // User space: the captured loopback connect and accept records, as this benchmark makes them.
+  const rounds = 100000;
+  const stream = replayStream([fixture('cgroup-host')], rounds, () => [
+    withPid(fixture('connect-ipv4'), 4242),
+    withPid(fixture('accept-ipv4'), 4242),
+  ]);
+  const perCpuSec = await replayCapacity('sensor-connect:', stream, 2 * rounds);
+  console.log(
+    `sensor-connect: => one core decodes, attributes and evaluates ≈ ${fmt(perCpuSec / 2)} loopback connects/s (connect + accept events); ${fmt(rate)} connects/s would take ≈ ${fmt((2 * rate * 1000) / perCpuSec)} millicores`,
+  );
+}
+
+/** Runs the C client/server; resolves with connects made, failed and seconds taken. */
+async function runClient(bin, port, rate, seconds, onPid) {
+  const child = spawn(bin, [String(port), String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  onPid(child.pid ?? -1);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise((resolve) => child.once('close', resolve));
+  const [made, failed, took] = out.trim().split(/\s+/).map(Number);
+  return { made, failed, took };
 }
 
 const restore = enableBpfStats();

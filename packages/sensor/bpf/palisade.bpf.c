@@ -13,7 +13,9 @@
  *       arguments in a per-thread LRU hash, the exit half emits only when the call
  *       succeeded (failed calls are counted as filtered).
  * Each event is one fixed-layout record (palisade.h) reserved in place in a BPF ring
- * buffer: no text formatting in the kernel. File events are filtered in the kernel
+ * buffer: no text formatting in the kernel. Records carry a cgroup key; the cgroup's path
+ * goes once per key in a record of its own (ensure_cgroup). Records are submitted without
+ * waking the reader, which polls (submit). File events are filtered in the kernel
  * against a table of path patterns, so opens that match nothing never reach user space.
  */
 #include "vmlinux.h"
@@ -53,6 +55,8 @@ const volatile __u32 cfg_self_tgid = 0;
 const volatile __u32 cfg_nprefixes = 0;
 const volatile char cfg_prefixes[PAL_MAX_PREFIXES][PAL_PREFIX_LEN] = {};
 const volatile __u32 cfg_npatterns = 0;
+/* Wake the loader only once this much is waiting (0: the kernel's adaptive wakeup). */
+const volatile __u64 cfg_wakeup_bytes = 0;
 const volatile struct pal_pattern cfg_patterns[PAL_MAX_PATTERNS] = {};
 /* bpf(2) commands reported (bit = cmd): the ones that load or attach code or create
  * objects, not the map reads and writes agents make all the time. */
@@ -64,7 +68,7 @@ const volatile __u64 cfg_bpf_cmds = (1ull << 0) /* MAP_CREATE */ | (1ull << 5) /
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024); /* the loader may resize before load */
+	__uint(max_entries, 16 * 1024 * 1024); /* the loader may resize before load */
 } events SEC(".maps");
 
 /* Per-CPU so counting never contends; the loader sums over CPUs. */
@@ -91,6 +95,16 @@ struct {
 	__type(value, struct stash);
 } args SEC(".maps");
 
+/* Cgroup keys whose path user space has been sent (see ensure_cgroup). LRU: a key that
+ * drops out is simply sent again; user space keeps more keys than this and, when it
+ * forgets one, tells the loader to delete it here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_keys SEC(".maps");
+
 /* Paths resolved at syscall entry (unlink, truncate, finit_module: the file may be gone at
  * exit), only for calls that matched a pattern, so this map stays small. */
 struct pending {
@@ -115,6 +129,7 @@ struct scratch {
 	char path[PAL_PATH_LEN * 2]; /* the result, from index 0 */
 	char tmp[PAL_PATH_LEN];      /* a user-space path argument */
 	struct pending pend;
+	struct pal_exec exec;        /* built here, then copied out at its packed size */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -200,41 +215,102 @@ static __always_inline bool pass_current(__u32 type)
 	return pass_early(type, current_task(), bpf_get_current_pid_tgid() >> 32);
 }
 
-static __always_inline void fill_cgroup(struct pal_hdr *h, struct task_struct *task)
-{
-	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-	struct kernfs_node *parent = kn ? kn_parent(kn) : NULL;
+/* The cgroup a record is attributed to: key and flags for the header, and how to find
+ * the path again (the v2 cgroup, or the v1 memory cgroup). */
+struct cg {
+	__u64 id;  /* v2 id */
+	__u64 key; /* pal_hdr.cgroup_key */
+	__u32 flags;
+	__u32 pad;
+};
 
-	h->cgroup_id = bpf_get_current_cgroup_id();
-	if (!parent) {
-		/* In the root of the v2 hierarchy: on a cgroup v1 (or hybrid) host the container
-		 * runtime may only have used the v1 controllers, so take the memory controller's
-		 * cgroup, which every runtime sets up. */
-		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-		if (id >= 0 && id < CGROUP_SUBSYS_COUNT) {
-			kn = BPF_CORE_READ(task, cgroups, subsys[id], cgroup, kn);
-			parent = kn ? kn_parent(kn) : NULL;
-			if (parent)
-				h->flags |= PAL_F_CGROUP_V1;
-		}
+/* v1 memory cgroup of the task, or NULL (no memory controller). */
+static __always_inline struct kernfs_node *v1_memory_kn(struct task_struct *task)
+{
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	if (id < 0 || id >= CGROUP_SUBSYS_COUNT)
+		return NULL;
+	return BPF_CORE_READ(task, cgroups, subsys[id], cgroup, kn);
+}
+
+static __always_inline void cgroup_of(struct task_struct *task, struct cg *cg)
+{
+	cg->id = bpf_get_current_cgroup_id();
+	cg->key = cg->id;
+	cg->flags = 0;
+	cg->pad = 0;
+	/* 1 is the root of the v2 hierarchy (kernfs ids start at 1 on 64-bit). A task there
+	 * on a cgroup v1 (or hybrid) host may only have been placed by its runtime in the v1
+	 * controllers, so take the memory controller's cgroup, which every runtime sets up. */
+	if (cg->id != 1)
+		return;
+	struct kernfs_node *kn = v1_memory_kn(task);
+	if (kn && kn_parent(kn)) {
+		cg->key = BPF_CORE_READ(kn, id) | PAL_CGROUP_KEY_V1;
+		cg->flags = PAL_F_CGROUP_V1;
 	}
-	h->cgroup_depth = 0;
+}
+
+/*
+ * Makes sure user space has the path of cg->key before a record carrying it: the first
+ * time a key is seen (per the LRU map cgroup_keys), a PAL_REC_CGROUP record is written
+ * ahead of the caller's record. The key goes into the map only after the path record is
+ * submitted, so a record reserved on another CPU after it sees the key in the map lies
+ * after the path record in the ring buffer. Returns 0 when the ring buffer is full: the
+ * caller then drops its record too, so no record reaches user space with an unknown key.
+ */
+static __noinline int ensure_cgroup(struct task_struct *task, struct cg *cg)
+{
+	__u64 key = cg->key;
+	if (bpf_map_lookup_elem(&cgroup_keys, &key))
+		return 1;
+	bool v1 = cg->flags & PAL_F_CGROUP_V1;
+	struct kernfs_node *kn = v1 ? v1_memory_kn(task) : BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	/* The path and the key must name the same cgroup: if the task was moved since the key
+	 * was read, the record describes where it is now. */
+	__u64 now = kn ? BPF_CORE_READ(kn, id) | (v1 ? PAL_CGROUP_KEY_V1 : 0) : key;
+	if (now != key) {
+		key = now;
+		cg->key = now;
+		if (!v1)
+			cg->id = now;
+		if (bpf_map_lookup_elem(&cgroup_keys, &key))
+			return 1;
+	}
+	struct pal_cgroup *c = bpf_ringbuf_reserve(&events, sizeof(*c), 0);
+	if (!c) {
+		count(PAL_REC_CGROUP, PAL_CNT_DROPPED);
+		return 0;
+	}
+	c->version = PAL_VERSION;
+	c->type = PAL_REC_CGROUP;
+	c->size = sizeof(*c);
+	c->key = key;
+	c->flags = cg->flags;
+	c->depth = 0;
 	for (int i = 0; i < PAL_CGROUP_DEPTH; i++) {
 		if (!kn)
 			break;
-		parent = kn_parent(kn);
+		struct kernfs_node *parent = kn_parent(kn);
 		if (!parent)
 			break; /* kn is the root: its name is not part of the path */
 		const char *name = BPF_CORE_READ(kn, name);
-		bpf_probe_read_kernel_str(h->cgroup[i], PAL_CGROUP_NAME_LEN, name);
-		h->cgroup_depth = i + 1;
+		if (bpf_probe_read_kernel_str(c->name[i], PAL_CGROUP_NAME_LEN, name) < 0)
+			c->name[i][0] = 0;
+		c->depth = i + 1;
 		kn = parent;
 	}
 	if (kn && kn_parent(kn))
-		h->flags |= PAL_F_CGROUP_TRUNCATED;
+		c->flags |= PAL_F_CGROUP_TRUNCATED;
+	bpf_ringbuf_submit(c, BPF_RB_NO_WAKEUP); /* the caller's record follows */
+	__u8 one = 1;
+	bpf_map_update_elem(&cgroup_keys, &key, &one, BPF_ANY);
+	count(PAL_REC_CGROUP, PAL_CNT_SEEN);
+	return 1;
 }
 
-static __noinline void fill_hdr(struct pal_hdr *h, __u32 type, __u32 size, struct task_struct *task)
+static __noinline void fill_hdr(struct pal_hdr *h, __u32 type, __u32 size, struct task_struct *task,
+				struct cg *cg)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 ugid = bpf_get_current_uid_gid();
@@ -249,20 +325,49 @@ static __noinline void fill_hdr(struct pal_hdr *h, __u32 type, __u32 size, struc
 	h->uid = (__u32)ugid;
 	h->gid = ugid >> 32;
 	h->pidns_level = pidns_level(task);
-	h->flags = 0;
+	h->cgroup_id = cg->id;
+	h->flags = cg->flags;
+	h->pad = 0;
+	h->cgroup_key = cg->key;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	fill_cgroup(h, task);
 }
 
-/* Reserves a record of `size` bytes and fills its header; counts a drop when full. */
+/*
+ * Submits a record. Waking the reader costs more than writing the record (an irq_work,
+ * which is an inter-processor interrupt: ~2 µs in a VM, more than the whole exit program),
+ * and the kernel's adaptive wakeup does it for nearly every record when records come
+ * one by one. So records go in silently and the loader polls the ring buffer every few ms
+ * while records flow; only a backlog of cfg_wakeup_bytes wakes it at once.
+ */
+static __always_inline __u64 wakeup_flags(void)
+{
+	if (!cfg_wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										 : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void submit(void *rec)
+{
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+/* Reserves a record of `size` bytes (after the cgroup path record when the key is new) and
+ * fills its header; counts a drop when the ring buffer is full. */
 static __always_inline void *reserve(__u32 type, __u32 size, struct task_struct *task)
 {
+	struct cg cg;
+	cgroup_of(task, &cg);
+	if (!ensure_cgroup(task, &cg)) {
+		count(type, PAL_CNT_DROPPED);
+		return NULL;
+	}
 	struct pal_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
 	if (!h) {
 		count(type, PAL_CNT_DROPPED);
 		return NULL;
 	}
-	fill_hdr(h, type, size, task);
+	fill_hdr(h, type, size, task, &cg);
 	return h;
 }
 
@@ -651,7 +756,17 @@ static __always_inline void emit_memfd_exec(struct task_struct *task, struct fil
 	const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
 	if (bpf_probe_read_kernel_str(e->name, sizeof(e->name), name + 6) < 0)
 		e->name[0] = 0;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
+}
+
+/* Clamps a bpf_probe_read_*_str result to the bytes before the NUL, within cap. */
+static __always_inline __u32 str_len(long n, __u32 cap)
+{
+	if (n <= 0)
+		return 0;
+	if (n > cap)
+		n = cap;
+	return (__u32)n - 1;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -664,57 +779,78 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 
 	if (!pass_early(PAL_REC_EXEC, task, tgid))
 		goto out;
-
-	struct pal_exec *e = reserve(PAL_REC_EXEC, sizeof(*e), task);
-	if (!e)
+	struct scratch *s = get_scratch();
+	if (!s)
 		goto out;
-	e->old_tid = old_pid;
+	/* Built in per-CPU scratch (the strings are packed, so the size is known only at the
+	 * end) and copied out with bpf_ringbuf_output: the ring buffer never holds a half
+	 * written record while the paths are walked. */
+	struct pal_exec *e = &s->exec;
+	e->h.flags = 0;
 
 	const char *filename = BPF_CORE_READ(bprm, filename);
-	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
-	if (n == sizeof(e->filename))
-		e->h.flags |= PAL_F_FILENAME_TRUNCATED; /* may also be exactly full; rare */
-	if (n < 0)
-		e->filename[0] = 0;
+	long n = bpf_probe_read_kernel_str(e->data, PAL_FILENAME_LEN, filename);
+	__u32 hflags = 0;
+	if (n == PAL_FILENAME_LEN)
+		hflags |= PAL_F_FILENAME_TRUNCATED; /* may also be exactly full; rare */
+	__u32 fn_len = str_len(n, PAL_FILENAME_LEN);
+	e->data[fn_len] = 0;
 
-	/* Path-prefix filter needs the filename, so it runs after reserving; a filtered
-	 * record is discarded, which frees the space without waking user space. */
-	if (!match_exec_prefix(e->filename)) {
+	/* Path-prefix filter (needs the filename). */
+	if (!match_exec_prefix(e->data)) {
 		count(PAL_REC_EXEC, PAL_CNT_FILTERED);
-		bpf_ringbuf_discard(e, 0);
 		goto out;
 	}
 
-	/* argv as the new image sees it: the NUL-separated strings between arg_start and
-	 * arg_end of the new mm, bounded to PAL_ARGS_LEN bytes. */
-	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
-	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
-	unsigned long len = arg_end > arg_start ? arg_end - arg_start : 0;
-	if (len > PAL_ARGS_LEN) {
-		len = PAL_ARGS_LEN;
-		e->h.flags |= PAL_F_ARGS_TRUNCATED;
-	}
-	e->args_len = 0;
-	if (len > 0 && bpf_probe_read_user(e->args, len, (void *)arg_start) == 0)
-		e->args_len = len;
-
-	e->tty = tty_nr(task);
-	e->exec_flags = file ? exe_layer_flags(BPF_CORE_READ(file, f_inode)) : 0;
-	if (memfd)
-		e->exec_flags |= PAL_EXEC_MEMFD;
-
-	e->cwd[0] = 0;
-	struct scratch *s = get_scratch();
-	if (s) {
+	/* cwd right after the filename. */
+	__u32 cwd_len = 0;
+	{
 		__u32 flags = 0;
 		int plen = walk_path(s, BPF_CORE_READ(task, fs, pwd.dentry), BPF_CORE_READ(task, fs, pwd.mnt), task,
 				     &flags);
 		if (plen >= PAL_CWD_LEN)
 			flags |= PAL_F_PATH_TRUNCATED;
-		bpf_probe_read_kernel_str(e->cwd, sizeof(e->cwd), s->path);
-		e->h.flags |= flags;
+		if (plen >= 0)
+			cwd_len = str_len(bpf_probe_read_kernel_str(&e->data[fn_len], PAL_CWD_LEN, s->path),
+					  PAL_CWD_LEN);
+		hflags |= flags;
 	}
-	bpf_ringbuf_submit(e, 0);
+
+	/* argv as the new image sees it: the NUL-separated strings between arg_start and
+	 * arg_end of the new mm, bounded to PAL_ARGS_LEN bytes, after the cwd. */
+	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
+	unsigned long len = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (len > PAL_ARGS_LEN) {
+		len = PAL_ARGS_LEN;
+		hflags |= PAL_F_ARGS_TRUNCATED;
+	}
+	__u32 off = fn_len + cwd_len;
+	e->args_len = 0;
+	if (len > 0 && off <= PAL_FILENAME_LEN + PAL_CWD_LEN - 2 &&
+	    bpf_probe_read_user(&e->data[off], len, (void *)arg_start) == 0)
+		e->args_len = len;
+
+	e->old_tid = old_pid;
+	e->tty = tty_nr(task);
+	e->exec_flags = file ? exe_layer_flags(BPF_CORE_READ(file, f_inode)) : 0;
+	if (memfd)
+		e->exec_flags |= PAL_EXEC_MEMFD;
+	e->filename_len = fn_len;
+	e->cwd_len = cwd_len;
+	e->pad = 0;
+
+	struct cg cg;
+	cgroup_of(task, &cg);
+	if (!ensure_cgroup(task, &cg)) {
+		count(PAL_REC_EXEC, PAL_CNT_DROPPED);
+		goto out;
+	}
+	__u32 size = PAL_EXEC_FIXED + fn_len + cwd_len + e->args_len;
+	fill_hdr(&e->h, PAL_REC_EXEC, size, task, &cg);
+	e->h.flags |= hflags;
+	if (size > sizeof(*e) || bpf_ringbuf_output(&events, e, size, wakeup_flags()) != 0)
+		count(PAL_REC_EXEC, PAL_CNT_DROPPED);
 out:
 	/* After the exec record, so user space already knows the process's argv. */
 	if (memfd)
@@ -771,7 +907,7 @@ int BPF_PROG(handle_connect, const struct sock *sk, const int oldstate, const in
 	if (!e)
 		return 0;
 	fill_net(e, sk, BPF_CORE_READ(sk, __sk_common.skc_family), IPPROTO_TCP);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -798,7 +934,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	else
 		e->exit_code = BPF_CORE_READ(task, exit_code);
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -836,7 +972,7 @@ static __always_inline void emit_sock(__u32 type, long fd, int want_protocol)
 	if (!e)
 		return;
 	fill_net(e, sk, family, protocol);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 /* connect(2) on a UDP socket (TCP connects come from inet_sock_set_state). Checked at
@@ -995,7 +1131,7 @@ static __always_inline int on_open_exit(struct trace_event_raw_sys_exit *ctx)
 	e->pattern = pattern;
 	e->pad = 0;
 	bpf_probe_read_kernel_str(e->path, sizeof(e->path), s->path);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -1072,7 +1208,7 @@ static __always_inline int emit_pending_file(__u32 type, long ret)
 		e->pattern = p->pattern;
 		e->pad = 0;
 		bpf_probe_read_kernel_str(e->path, sizeof(e->path), p->path);
-		bpf_ringbuf_submit(e, 0);
+		submit(e);
 	}
 	bpf_map_delete_elem(&pending, &key);
 	return 0;
@@ -1232,7 +1368,7 @@ int sys_exit_ptrace(struct trace_event_raw_sys_exit *ctx)
 	} else {
 		find_tracee(task, e->target_vpid, e);
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -1281,7 +1417,7 @@ int sys_exit_mount(struct trace_event_raw_sys_exit *ctx)
 		bpf_probe_read_kernel_str(e->target, sizeof(e->target), s->path);
 	}
 	e->h.flags |= flags;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -1309,7 +1445,7 @@ static __always_inline int emit_ns(__u32 type, long ret, __u32 nsflags, __s32 fd
 		return 0;
 	e->flags = nsflags;
 	e->fd = fd;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -1410,7 +1546,7 @@ static __always_inline int on_module_exit(long ret)
 			e->h.flags |= p->flags;
 			e->name[0] = 0;
 			bpf_probe_read_kernel_str(e->path, sizeof(e->path), p->path);
-			bpf_ringbuf_submit(e, 0);
+			submit(e);
 		}
 	}
 	bpf_map_delete_elem(&pending, &key);
@@ -1513,7 +1649,7 @@ static __always_inline int on_setid_exit(long ret)
 	e->h.uid = a.uid;
 	e->h.gid = a.gid;
 	fill_cred(e, task, (__u32)a.a[0]);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -1562,7 +1698,7 @@ int sys_exit_capset(struct trace_event_raw_sys_exit *ctx)
 	if (!e)
 		return 0;
 	fill_cred(e, task, PAL_CRED_CAPS);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -1600,6 +1736,6 @@ int sys_exit_bpf(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	e->cmd = (__u32)a.a[0];
 	e->prog_type = (__u32)a.a[1];
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }

@@ -14,7 +14,9 @@
 #ifndef PALISADE_H
 #define PALISADE_H
 
-#define PAL_VERSION 2
+/* 3: the header carries a cgroup key instead of the cgroup path; the path comes once per
+ * cgroup in a PAL_REC_CGROUP record. */
+#define PAL_VERSION 3
 
 /* Record types coming from the kernel. */
 #define PAL_REC_EXEC 1
@@ -34,7 +36,12 @@
 #define PAL_REC_SETUID 15 /* setuid/setreuid/setresuid and the gid calls */
 #define PAL_REC_CAPSET 16
 #define PAL_REC_BPF 17
-#define PAL_NTYPES 18 /* index 0 unused, so counters are indexed by record type */
+/* The path of a cgroup key, emitted the first time the kernel side sees the key (and again
+ * after the key left its LRU map or user space asked to forget it), always before the
+ * first record that carries the key. Counters: SEEN = emitted, DROPPED = ring buffer full
+ * (the record that needed it is then dropped too, so no record carries an unknown key). */
+#define PAL_REC_CGROUP 18
+#define PAL_NTYPES 19 /* index 0 unused, so counters are indexed by record type */
 
 /* Record types made by the loader itself (never by the kernel). */
 #define PAL_REC_READY 0x100
@@ -57,8 +64,8 @@
 
 /* Header flags (pal_hdr.flags). */
 #define PAL_F_ARGS_TRUNCATED (1u << 0)
-#define PAL_F_CGROUP_TRUNCATED (1u << 1) /* deeper than PAL_CGROUP_DEPTH levels */
-#define PAL_F_CGROUP_V1 (1u << 2)        /* path taken from the v1 memory hierarchy */
+#define PAL_F_CGROUP_TRUNCATED (1u << 1) /* pal_cgroup: deeper than PAL_CGROUP_DEPTH levels */
+#define PAL_F_CGROUP_V1 (1u << 2)        /* key and path from the v1 memory hierarchy */
 #define PAL_F_FILENAME_TRUNCATED (1u << 3)
 #define PAL_F_PATH_TRUNCATED (1u << 4)  /* the record's main path (cwd, file path, mount target) */
 #define PAL_F_PATH2_TRUNCATED (1u << 5) /* a second string (mount source, module path) */
@@ -81,7 +88,8 @@
 #define PAL_PAT_SUFFIX 1       /* path ends with s */
 
 #define PAL_COMM_LEN 16
-#define PAL_CGROUP_DEPTH 6 /* slots, leaf first */
+#define PAL_CGROUP_DEPTH 8 /* slots, leaf first */
+#define PAL_CGROUP_KEY_V1 (1ull << 63) /* set in keys of v1 memory cgroups (kernfs ids never reach it) */
 #define PAL_CGROUP_NAME_LEN 128
 #define PAL_FILENAME_LEN 256
 #define PAL_ARGS_LEN 1024
@@ -108,21 +116,43 @@ struct pal_hdr {
 	__u32 pidns_level;   /* 0 = initial pid namespace (host) */
 	__u64 cgroup_id;     /* cgroup v2 id (inode number of the cgroup directory) */
 	__u32 flags;
-	__u32 cgroup_depth;  /* slots of cgroup[] filled, leaf first */
+	__u32 pad;
+	/* Which cgroup path (PAL_REC_CGROUP) applies: the v2 id, or, for a task in the v2
+	 * root (cgroup v1 or hybrid hosts), the kernfs id of its v1 memory cgroup with
+	 * PAL_CGROUP_KEY_V1 set. */
+	__u64 cgroup_key;
 	char comm[PAL_COMM_LEN];
-	char cgroup[PAL_CGROUP_DEPTH][PAL_CGROUP_NAME_LEN];
 };
 
+/* PAL_REC_CGROUP: the path of one cgroup key, leaf first, without the hierarchy's root. */
+struct pal_cgroup {
+	__u16 version;
+	__u16 type;
+	__u32 size;
+	__u64 key;           /* as in pal_hdr.cgroup_key */
+	__u32 flags;         /* PAL_F_CGROUP_TRUNCATED, PAL_F_CGROUP_V1 */
+	__u32 depth;         /* slots of name[] filled, leaf first */
+	char name[PAL_CGROUP_DEPTH][PAL_CGROUP_NAME_LEN];
+};
+
+/* The one variable-size record: exec records are most of a busy node's volume, and their
+ * strings are mostly short, so they travel packed (≈ 100-300 bytes instead of 1.6 KiB: the
+ * ring buffer holds that many more of them). h.size = PAL_EXEC_FIXED + filename_len +
+ * cwd_len + args_len. */
 struct pal_exec {
 	struct pal_hdr h;
-	__u32 args_len;      /* bytes of args[] used: NUL-separated argv */
+	__u32 args_len;      /* bytes of argv in data: NUL-separated */
 	__u32 old_tid;
 	__u32 tty;           /* controlling tty as /proc/PID/stat tty_nr; 0 = none */
 	__u32 exec_flags;    /* PAL_EXEC_* */
-	char filename[PAL_FILENAME_LEN]; /* as passed to execve (may be relative) */
-	char cwd[PAL_CWD_LEN];           /* relative to the task's root (container view) */
-	char args[PAL_ARGS_LEN];
+	__u16 filename_len;  /* bytes of the filename in data, no NUL */
+	__u16 cwd_len;       /* bytes of the cwd after it, no NUL */
+	__u32 pad;
+	/* filename as passed to execve (may be relative), cwd relative to the task's root
+	 * (container view), argv: back to back, only the bytes used are sent. */
+	char data[PAL_FILENAME_LEN + PAL_CWD_LEN + PAL_ARGS_LEN];
 };
+#define PAL_EXEC_FIXED 104 /* bytes before data */
 
 /* PAL_REC_CONNECT, PAL_REC_ACCEPT, PAL_REC_LISTEN. For accept, saddr/sport are the local
  * end and daddr/dport the peer; for listen, saddr/sport is the bound address. */
@@ -239,29 +269,29 @@ struct pal_pattern {
 	char s[PAL_PATTERN_LEN];
 };
 
-_Static_assert(sizeof(struct pal_hdr) == 840, "pal_hdr layout");
+_Static_assert(sizeof(struct pal_hdr) == 80, "pal_hdr layout");
 _Static_assert(__builtin_offsetof(struct pal_hdr, cgroup_id) == 40, "pal_hdr layout");
-_Static_assert(__builtin_offsetof(struct pal_hdr, comm) == 56, "pal_hdr layout");
-_Static_assert(__builtin_offsetof(struct pal_hdr, cgroup) == 72, "pal_hdr layout");
-_Static_assert(sizeof(struct pal_exec) == 2392, "pal_exec layout");
-_Static_assert(__builtin_offsetof(struct pal_exec, tty) == 848, "pal_exec layout");
-_Static_assert(__builtin_offsetof(struct pal_exec, filename) == 856, "pal_exec layout");
-_Static_assert(__builtin_offsetof(struct pal_exec, cwd) == 1112, "pal_exec layout");
-_Static_assert(__builtin_offsetof(struct pal_exec, args) == 1368, "pal_exec layout");
-_Static_assert(sizeof(struct pal_connect) == 888, "pal_connect layout");
-_Static_assert(__builtin_offsetof(struct pal_connect, saddr) == 856, "pal_connect layout");
-_Static_assert(sizeof(struct pal_exit) == 848, "pal_exit layout");
-_Static_assert(sizeof(struct pal_file) == 1368, "pal_file layout");
-_Static_assert(__builtin_offsetof(struct pal_file, path) == 856, "pal_file layout");
-_Static_assert(sizeof(struct pal_ptrace) == 872, "pal_ptrace layout");
-_Static_assert(sizeof(struct pal_mount) == 1424, "pal_mount layout");
-_Static_assert(__builtin_offsetof(struct pal_mount, target) == 1104, "pal_mount layout");
-_Static_assert(__builtin_offsetof(struct pal_mount, fstype) == 1360, "pal_mount layout");
-_Static_assert(sizeof(struct pal_ns) == 848, "pal_ns layout");
-_Static_assert(sizeof(struct pal_module) == 1160, "pal_module layout");
-_Static_assert(sizeof(struct pal_memfd) == 1096, "pal_memfd layout");
-_Static_assert(sizeof(struct pal_cred) == 904, "pal_cred layout");
-_Static_assert(sizeof(struct pal_bpf) == 848, "pal_bpf layout");
+_Static_assert(__builtin_offsetof(struct pal_hdr, cgroup_key) == 56, "pal_hdr layout");
+_Static_assert(__builtin_offsetof(struct pal_hdr, comm) == 64, "pal_hdr layout");
+_Static_assert(sizeof(struct pal_cgroup) == 24 + PAL_CGROUP_DEPTH * PAL_CGROUP_NAME_LEN, "pal_cgroup layout");
+_Static_assert(sizeof(struct pal_exec) == 1640, "pal_exec layout");
+_Static_assert(__builtin_offsetof(struct pal_exec, tty) == 88, "pal_exec layout");
+_Static_assert(__builtin_offsetof(struct pal_exec, filename_len) == 96, "pal_exec layout");
+_Static_assert(__builtin_offsetof(struct pal_exec, data) == PAL_EXEC_FIXED, "pal_exec layout");
+_Static_assert(sizeof(struct pal_connect) == 128, "pal_connect layout");
+_Static_assert(__builtin_offsetof(struct pal_connect, saddr) == 96, "pal_connect layout");
+_Static_assert(sizeof(struct pal_exit) == 88, "pal_exit layout");
+_Static_assert(sizeof(struct pal_file) == 608, "pal_file layout");
+_Static_assert(__builtin_offsetof(struct pal_file, path) == 96, "pal_file layout");
+_Static_assert(sizeof(struct pal_ptrace) == 112, "pal_ptrace layout");
+_Static_assert(sizeof(struct pal_mount) == 664, "pal_mount layout");
+_Static_assert(__builtin_offsetof(struct pal_mount, target) == 344, "pal_mount layout");
+_Static_assert(__builtin_offsetof(struct pal_mount, fstype) == 600, "pal_mount layout");
+_Static_assert(sizeof(struct pal_ns) == 88, "pal_ns layout");
+_Static_assert(sizeof(struct pal_module) == 400, "pal_module layout");
+_Static_assert(sizeof(struct pal_memfd) == 336, "pal_memfd layout");
+_Static_assert(sizeof(struct pal_cred) == 144, "pal_cred layout");
+_Static_assert(sizeof(struct pal_bpf) == 88, "pal_bpf layout");
 _Static_assert(sizeof(struct pal_ready) == 40, "pal_ready layout");
 _Static_assert(sizeof(struct pal_counters) == 32 + 8 * PAL_NCOUNTERS, "pal_counters layout");
 _Static_assert(sizeof(struct pal_pattern) == 64, "pal_pattern layout");

@@ -10,7 +10,9 @@
  *           kernel records, and a PAL_REC_COUNTERS record every --counters-ms and on
  *           request. Diagnostics (libbpf warnings, errors) go to stderr as text.
  *   stdin:  'c' = emit a counters record now; 'q' or EOF = exit. Exiting on EOF means
- *           the helper cannot outlive the process that spawned it.
+ *           the helper cannot outlive the process that spawned it. 'f' + 16 hex digits +
+ *           '\n' = forget that cgroup key (user space dropped its path): the kernel side
+ *           sends the path again the next time a record carries the key.
  *   SIGTERM/SIGINT: flush, emit a final counters record, detach, exit 0.
  *
  * Options: --types exec,connect,...  (names below; default exec,connect,exit)
@@ -21,14 +23,24 @@
  *                               truncate, open with O_TRUNC). PATTERN is a path prefix in
  *                               which '*' matches within one component (/home/x/.ssh/), or
  *                               '*' then a suffix matched at the end of the path.
- *          --ringbuf-kb N  --counters-ms N (0 = off).
+ *          --ringbuf-kb N  (power of two, default 16384)
+ *          --batch-ms N    read the ring buffer every N ms while records flow (default 5;
+ *                          backing off to 20*N, at most 200 ms, when none come), the kernel
+ *                          waking the loader early only for a backlog of 1/16 of the ring
+ *                          buffer. Waking a reader per record costs the traced task more
+ *                          than writing the record (an inter-processor interrupt). 0: the
+ *                          kernel wakes the loader for the first record after each read.
+ *          --counters-ms N (0 = off).
  * Syscall tracepoints need tracefs: when it is not mounted the loader mounts it at
  * /sys/kernel/tracing. A program whose hook the kernel lacks (init_module without
  * CONFIG_MODULES, open(2) on arm64) is skipped; the ready record tells which types are
  * attached.
  */
+#define _GNU_SOURCE /* F_SETPIPE_SZ */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -68,7 +80,7 @@ static void die(const char *fmt, ...)
 /* Output buffer: frames are batched and written once per poll round, so a burst of events
  * costs few syscalls. When the reader is slow, write() blocks, the ring buffer fills and
  * the kernel counts the drops: back-pressure ends in a counter, never in unbounded memory. */
-static unsigned char outbuf[256 * 1024];
+static unsigned char outbuf[1024 * 1024];
 static size_t outlen;
 
 static void flush_out(void)
@@ -99,6 +111,23 @@ static void emit(const void *data, __u32 len)
 	memcpy(p + 4, data, len);
 	outlen += 4 + len;
 	records_out++;
+}
+
+/* A bigger stdout buffer lets the loader keep reading the ring buffer while the reader is
+ * busy for a moment. Node hands a child a unix socketpair as its "pipe", other parents a
+ * real pipe; both are tried. Best effort: without CAP_NET_ADMIN the socket buffer stays
+ * capped by net.core.wmem_max, a pipe by fs.pipe-max-size. */
+static void enlarge_stdout(void)
+{
+	int size = 4 * 1024 * 1024;
+	if (setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) == 0)
+		return;
+	if (errno != ENOTSOCK) {
+		setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+		return;
+	}
+	if (fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1024 * 1024) < 0)
+		fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 256 * 1024);
 }
 
 static __u64 clock_ns(clockid_t id)
@@ -138,6 +167,37 @@ static void emit_counters(struct palisade_bpf *skel, int ncpu)
 	free(vals);
 	c.records_out = records_out + 1; /* counts this record too */
 	emit(&c, sizeof(c));
+}
+
+/* Commands on stdin, one byte each except 'f' + 16 hex digits + '\n' (forget a cgroup key),
+ * which may arrive split over reads. */
+struct stdin_parser {
+	int in_forget; /* digits of a forget command read so far + 1; 0 = none pending */
+	__u64 key;
+};
+
+/* Feeds one byte; returns the command completed by it ('c', 'q', 'f') or 0. */
+static int stdin_command(struct stdin_parser *p, char ch)
+{
+	if (p->in_forget) {
+		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+		if (d >= 0 && p->in_forget <= 16) {
+			p->key = (p->key << 4) | (__u64)d;
+			p->in_forget++;
+			return 0;
+		}
+		int done = ch == '\n' && p->in_forget == 17;
+		p->in_forget = 0;
+		if (done)
+			return 'f';
+		/* Malformed: dropped, and the byte is read as a command of its own. */
+	}
+	if (ch == 'f') {
+		p->in_forget = 1;
+		p->key = 0;
+		return 0;
+	}
+	return ch == 'c' || ch == 'q' ? ch : 0;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -366,7 +426,7 @@ int main(int argc, char **argv)
 	__u32 nprefixes = 0;
 	static struct pal_pattern patterns[PAL_MAX_PATTERNS];
 	__u32 npatterns = 0;
-	long ringbuf_kb = 4096, counters_ms = 1000;
+	long ringbuf_kb = 16384, counters_ms = 1000, batch_ms = 5;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -399,6 +459,10 @@ int main(int argc, char **argv)
 			/* The ring buffer must be a power-of-two number of pages. */
 			if (ringbuf_kb < 4 || ringbuf_kb > 1024 * 1024 || (ringbuf_kb & (ringbuf_kb - 1)))
 				die("--ringbuf-kb must be a power of two between 4 and 1048576");
+		} else if (!strcmp(a, "--batch-ms")) {
+			batch_ms = strtol(v, NULL, 10);
+			if (batch_ms < 0 || batch_ms > 1000)
+				die("--batch-ms must be between 0 and 1000");
 		} else if (!strcmp(a, "--counters-ms")) {
 			counters_ms = strtol(v, NULL, 10);
 			if (counters_ms < 0)
@@ -428,6 +492,9 @@ int main(int argc, char **argv)
 	skel->rodata->cfg_npatterns = npatterns;
 	memcpy((void *)skel->rodata->cfg_patterns, patterns, sizeof(patterns));
 	bpf_map__set_max_entries(skel->maps.events, (__u32)ringbuf_kb * 1024);
+	/* With batching the loader polls; the kernel wakes it early only for a backlog of a
+	 * sixteenth of the ring buffer. Without, every record may wake it (adaptive). */
+	skel->rodata->cfg_wakeup_bytes = batch_ms ? (__u64)ringbuf_kb * 1024 / 16 : 0;
 
 	/* Programs for types not asked for are not loaded at all. */
 	int need_tracefs = 0;
@@ -510,31 +577,44 @@ int main(int argc, char **argv)
 	emit(&ready, sizeof(ready));
 	flush_out();
 
+	enlarge_stdout();
+
 	struct pollfd fds[2] = {
 		{ .fd = ring_buffer__epoll_fd(rb), .events = POLLIN },
 		{ .fd = STDIN_FILENO, .events = POLLIN },
 	};
+	struct stdin_parser in = { 0 };
+	int keys_fd = bpf_map__fd(skel->maps.cgroup_keys);
 	__u64 next_counters = counters_ms ? clock_ns(CLOCK_MONOTONIC) + (__u64)counters_ms * 1000000ull : 0;
+	/* Poll period: batch_ms while records flow, doubling up to idle_ms when none came. */
+	int idle_ms = batch_ms ? (batch_ms * 20 < 200 ? batch_ms * 20 : 200) : 200;
+	int timeout = idle_ms;
 	while (!stop_requested && !out_broken) {
 		/* Bounded wait so periodic counters go out even when nothing happens. */
-		int n = poll(fds, 2, 200);
+		int n = poll(fds, 2, timeout);
 		if (n < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		/* Consume whatever is there regardless of why poll returned. */
-		if (ring_buffer__consume(rb) < 0 && !stop_requested)
+		int got = ring_buffer__consume(rb);
+		if (got < 0 && !stop_requested)
 			fprintf(stderr, "palisade-sensor-loader: ring buffer consume failed\n");
+		if (batch_ms)
+			timeout = got > 0 ? (int)batch_ms : (timeout * 2 < idle_ms ? timeout * 2 : idle_ms);
 		if (n > 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-			char cmds[64];
+			char cmds[256];
 			ssize_t r = read(STDIN_FILENO, cmds, sizeof(cmds));
 			if (r <= 0) {
 				if (r == 0 || errno != EINTR)
 					stop_requested = 1; /* parent closed stdin: go away */
 			} else {
 				for (ssize_t i = 0; i < r; i++) {
-					if (cmds[i] == 'c')
+					int cmd = stdin_command(&in, cmds[i]);
+					if (cmd == 'c')
 						emit_counters(skel, ncpu);
-					else if (cmds[i] == 'q')
+					else if (cmd == 'q')
 						stop_requested = 1;
+					else if (cmd == 'f')
+						bpf_map_delete_elem(keys_fd, &in.key); /* ENOENT: already gone */
 				}
 			}
 		}

@@ -75,3 +75,100 @@ export function attributeCgroup(components: readonly string[]): CgroupAttributio
 export function attributeCgroupPath(path: string): CgroupAttribution | undefined {
   return attributeCgroup(path.split('/').filter((s) => s.length > 0));
 }
+
+/** A cgroup path the kernel side sent, with its attribution worked out once. */
+export interface CgroupEntry {
+  /** Components root first. */
+  path: readonly string[];
+  flags: number;
+  /** undefined: a host cgroup. */
+  attribution: CgroupAttribution | undefined;
+}
+
+interface Slot {
+  entry: CgroupEntry;
+  /** Value of the table's use counter when the slot was last moved to the young end. */
+  stamp: number;
+}
+
+/**
+ * Cgroup key → path, filled by the kernel's cgroup records (one per key, before the first
+ * record that carries it). Bounded: beyond `capacity` keys the least recently used one is
+ * dropped and `onEvict` is told, so the sensor can ask the kernel side to send its path
+ * again should the key come back. The kernel keeps fewer keys (8192) than the default
+ * here, so an eviction is rare: only keys idle for longer than thousands of others.
+ */
+export class CgroupTable {
+  private readonly slots = new Map<bigint, Slot>();
+  private uses = 0;
+
+  constructor(
+    readonly capacity = 32768,
+    private readonly onEvict?: (key: bigint) => void,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error(`cgroup table capacity must be a positive integer, got ${capacity}`);
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** Records the path of `key` (components root first); a repeated key is replaced. */
+  set(key: bigint, path: readonly string[], flags: number): CgroupEntry {
+    const entry: CgroupEntry = { path, flags, attribution: attributeCgroup(path) };
+    this.slots.delete(key);
+    this.slots.set(key, { entry, stamp: ++this.uses });
+    if (this.slots.size > this.capacity) {
+      const oldest = this.slots.keys().next();
+      if (!oldest.done) {
+        this.slots.delete(oldest.value);
+        this.onEvict?.(oldest.value);
+      }
+    }
+    return entry;
+  }
+
+  /** The path of `key`, or undefined when the table does not have it. */
+  get(key: bigint): CgroupEntry | undefined {
+    const slot = this.slots.get(key);
+    if (!slot) return undefined;
+    this.uses++;
+    // Map order is the eviction order. Moving a slot to the young end on every use would
+    // cost a delete and an insert per event; doing it once it has aged past half the
+    // capacity keeps hot keys far from eviction at a fraction of the cost.
+    if (this.uses - slot.stamp > this.capacity / 2) {
+      this.slots.delete(key);
+      slot.stamp = this.uses;
+      this.slots.set(key, slot);
+    }
+    return slot.entry;
+  }
+
+  clear(): void {
+    this.slots.clear();
+  }
+}
+
+/**
+ * The cgroup path of a live process from /proc/PID/cgroup text: the unified (v2) line, or
+ * with `v1Memory` the memory controller's line. Components root first; undefined when the
+ * line is absent. Used only when a record's cgroup key is unknown (should not happen).
+ */
+export function cgroupPathFromProc(text: string, v1Memory: boolean): string[] | undefined {
+  for (const line of text.split('\n')) {
+    const first = line.indexOf(':');
+    const second = line.indexOf(':', first + 1);
+    if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    const match = v1Memory
+      ? controllers.split(',').includes('memory')
+      : line.slice(0, first) === '0' && controllers === '';
+    if (match)
+      return line
+        .slice(second + 1)
+        .split('/')
+        .filter((s) => s.length > 0);
+  }
+  return undefined;
+}

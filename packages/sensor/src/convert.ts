@@ -20,8 +20,9 @@ import type {
   ProcessExitEvent,
   PtraceEvent,
 } from '@palisade/core';
-import { attributeCgroup, type CgroupAttribution } from './cgroup.js';
+import { attributeCgroup, CgroupTable, type CgroupAttribution } from './cgroup.js';
 import {
+  CGROUP_KEY_V1,
   CRED_GID,
   CRED_UID,
   EXEC_OVERLAY,
@@ -161,13 +162,32 @@ export interface ConverterOptions {
   readExe?: (pid: number) => string | undefined;
   /** Prefix of event ids, unique per sensor run. */
   idPrefix: string;
+  /** Cgroup key → path, filled from the kernel's cgroup records (the pipeline's). */
+  cgroups?: CgroupTable;
+  /**
+   * A record carried a cgroup key the table does not have (evicted, or a record lost
+   * before it): told so the key can be forgotten in the kernel and sent again.
+   */
+  onCgroupMiss?: (key: bigint) => void;
+  /**
+   * The cgroup path of a live process (root first), for such a miss: the v2 path, or the
+   * v1 memory cgroup's with `v1Memory`. The Sensor reads /proc/PID/cgroup.
+   */
+  readCgroup?: (pid: number, v1Memory: boolean) => string[] | undefined;
 }
 
 export class EventConverter {
   private readonly procs = new Map<number, ProcInfo>();
+  private readonly cgroups: CgroupTable;
   private seq = 0;
+  /** Records whose cgroup key was not in the table. */
+  cgroupMisses = 0;
 
-  constructor(private readonly opts: ConverterOptions) {}
+  constructor(private readonly opts: ConverterOptions) {
+    this.cgroups = opts.cgroups ?? new CgroupTable();
+    this.offsetMs = Number(opts.bootToRealtimeNs / 1_000_000n);
+    this.offsetNs = Number(opts.bootToRealtimeNs % 1_000_000n);
+  }
 
   private remember(pid: number, info: ProcInfo): void {
     this.procs.delete(pid); // re-insert so Map order approximates recency
@@ -197,8 +217,7 @@ export class EventConverter {
     return info;
   }
 
-  private proc(h: RecordHeader, exec?: ExecRecord): ProcessContext {
-    const known = exec ? EventConverter.info(exec) : this.procs.get(h.tgid);
+  private proc(h: RecordHeader, known: ProcInfo | undefined = this.procs.get(h.tgid)): ProcessContext {
     const exe = known?.exe ?? '';
     const proc: ProcessContext = {
       pid: h.tgid,
@@ -217,8 +236,17 @@ export class EventConverter {
     return proc;
   }
 
+  /** Attribution of a key the table lacks: from /proc while the process lives. */
+  private missingCgroup(h: RecordHeader): CgroupAttribution | undefined {
+    this.cgroupMisses++;
+    this.opts.onCgroupMiss?.(h.cgroupKey);
+    const path = this.opts.readCgroup?.(h.tgid, (h.cgroupKey & CGROUP_KEY_V1) !== 0n);
+    return path ? attributeCgroup(path) : undefined;
+  }
+
   private container(h: RecordHeader): ContainerContext | undefined {
-    const a = attributeCgroup(h.cgroupPath);
+    const entry = this.cgroups.get(h.cgroupKey);
+    const a = entry ? entry.attribution : this.missingCgroup(h);
     if (!a) return undefined;
     const meta = this.opts.resolveContainer?.(a);
     const c: ContainerContext = {
@@ -233,9 +261,22 @@ export class EventConverter {
     return c;
   }
 
+  private lastMs = NaN;
+  private lastTime = '';
+  // Boot → wall clock offset as whole ms plus the ns remainder, so that each record needs only
+  // number arithmetic (a BigInt division per event costs more than the rest of this).
+  private readonly offsetMs: number;
+  private readonly offsetNs: number;
+
+  /** ISO time of a record; events come in bursts within one millisecond, so the last string is reused. */
   private time(h: RecordHeader): string {
-    const ns = h.tsBootNs + this.opts.bootToRealtimeNs;
-    return new Date(Number(ns / 1_000_000n)).toISOString();
+    // Number(tsBootNs) is exact for 104 days of uptime and off by a few ns after that.
+    const ms = this.offsetMs + Math.floor((Number(h.tsBootNs) + this.offsetNs) / 1e6);
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastTime = new Date(ms).toISOString();
+    }
+    return this.lastTime;
   }
 
   convert(r: KernelRecord): SensorEvent {
@@ -253,8 +294,9 @@ export class EventConverter {
   private payload(r: KernelRecord, base: { id: string; time: string; node: string }): SensorEvent {
     switch (r.kind) {
       case 'exec': {
-        const proc = this.proc(r, r);
-        this.remember(r.tgid, EventConverter.info(r));
+        const info = EventConverter.info(r);
+        const proc = this.proc(r, info);
+        this.remember(r.tgid, info);
         return { ...base, type: 'process.exec', proc };
       }
       case 'exit': {

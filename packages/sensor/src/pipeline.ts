@@ -10,6 +10,7 @@ import {
   type SensorEvent,
   type SensorEventType,
 } from './convert.js';
+import { CgroupTable } from './cgroup.js';
 import { BoundedQueue } from './queue.js';
 import {
   CNT_DROPPED,
@@ -17,6 +18,7 @@ import {
   CNT_SEEN,
   decodeRecord,
   KIND_BY_RECORD,
+  REC_CGROUP,
   type CountersRecord,
   type ReadyRecord,
 } from './records.js';
@@ -55,6 +57,20 @@ export interface SensorCounters {
   loaderRecordsOut: number;
   /** Events waiting in the queue now. */
   queued: number;
+  /** Cgroup paths: records received, keys known now, records whose key was unknown. */
+  cgroups: CgroupCounters;
+}
+
+export interface CgroupCounters {
+  /** Cgroup path records decoded (one per new key). */
+  paths: number;
+  /** Keys in the table now. */
+  known: number;
+  /** Event records whose key was not in the table (attributed from /proc if still alive). */
+  misses: number;
+  /** Path records the kernel emitted, and could not emit (ring buffer full), per its counters. */
+  emittedInKernel: number;
+  droppedInKernel: number;
 }
 
 function emptyCounters(): Record<SensorEventType, TypeCounters> {
@@ -64,8 +80,18 @@ function emptyCounters(): Record<SensorEventType, TypeCounters> {
   return out;
 }
 
-export interface PipelineOptions extends Omit<ConverterOptions, 'bootToRealtimeNs' | 'idPrefix'> {
+export interface PipelineOptions extends Omit<
+  ConverterOptions,
+  'bootToRealtimeNs' | 'idPrefix' | 'cgroups' | 'onCgroupMiss'
+> {
   queueCapacity?: number;
+  /** Cgroup keys remembered (default 32768). */
+  cgroupCapacity?: number;
+  /**
+   * A cgroup key user space no longer has (evicted, or unknown on arrival): the Sensor
+   * tells the loader, which deletes it from the kernel's map so its path is sent again.
+   */
+  forgetCgroup?: (key: bigint) => void;
   onReady?: (r: ReadyRecord) => void;
   onCounters?: (c: SensorCounters) => void;
 }
@@ -77,10 +103,14 @@ export class RecordPipeline {
   private frames = 0;
   private decodeErrors = 0;
   private loaderRecordsOut = 0;
+  private readonly cgroups: CgroupTable;
+  private cgroupPaths = 0;
+  private cgroupKernel = { emitted: 0, dropped: 0 };
   lastDecodeError: string | undefined;
 
   constructor(private readonly opts: PipelineOptions) {
     this.queue = new BoundedQueue<SensorEvent>(opts.queueCapacity ?? 8192);
+    this.cgroups = new CgroupTable(opts.cgroupCapacity ?? 32768, opts.forgetCgroup);
   }
 
   /** Handles one frame's payload. Never throws: bad records are counted and skipped. */
@@ -96,10 +126,15 @@ export class RecordPipeline {
     switch (r.kind) {
       case 'ready':
         // The ready record carries the clock pair that anchors kernel timestamps.
+        // A new loader starts with an empty kernel-side key map: it sends every path again.
+        this.cgroups.clear();
         this.converter = new EventConverter({
           node: this.opts.node,
           bootToRealtimeNs: r.realtimeNs - r.boottimeNs,
           idPrefix: `${r.realtimeNs.toString(36)}-${r.loaderPid}`,
+          cgroups: this.cgroups,
+          ...(this.opts.forgetCgroup ? { onCgroupMiss: this.opts.forgetCgroup } : {}),
+          ...(this.opts.readCgroup ? { readCgroup: this.opts.readCgroup } : {}),
           ...(this.opts.resolveContainer ? { resolveContainer: this.opts.resolveContainer } : {}),
           ...(this.opts.readExe ? { readExe: this.opts.readExe } : {}),
         });
@@ -107,6 +142,10 @@ export class RecordPipeline {
         return;
       case 'counters':
         this.applyKernelCounters(r);
+        return;
+      case 'cgroup':
+        this.cgroupPaths++;
+        this.cgroups.set(r.key, r.path, r.flags);
         return;
       default: {
         if (!this.converter) {
@@ -132,6 +171,8 @@ export class RecordPipeline {
       c.filteredInKernel = Number(row[CNT_FILTERED] ?? 0n);
       c.droppedInKernel = Number(row[CNT_DROPPED] ?? 0n);
     }
+    const cg = r.kernel[REC_CGROUP];
+    this.cgroupKernel = { emitted: Number(cg?.[CNT_SEEN] ?? 0n), dropped: Number(cg?.[CNT_DROPPED] ?? 0n) };
     this.loaderRecordsOut = Number(r.recordsOut);
     this.opts.onCounters?.(this.counters());
   }
@@ -146,6 +187,13 @@ export class RecordPipeline {
       decodeErrors: this.decodeErrors,
       loaderRecordsOut: this.loaderRecordsOut,
       queued: this.queue.size,
+      cgroups: {
+        paths: this.cgroupPaths,
+        known: this.cgroups.size,
+        misses: this.converter?.cgroupMisses ?? 0,
+        emittedInKernel: this.cgroupKernel.emitted,
+        droppedInKernel: this.cgroupKernel.dropped,
+      },
     };
   }
 }

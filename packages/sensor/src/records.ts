@@ -5,7 +5,7 @@
  * offset, strings are NUL-terminated byte arrays of fixed capacity.
  */
 
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 
 export const REC_EXEC = 1;
 export const REC_CONNECT = 2;
@@ -24,6 +24,8 @@ export const REC_MEMFD_EXEC = 14;
 export const REC_SETUID = 15;
 export const REC_CAPSET = 16;
 export const REC_BPF = 17;
+/** The path of a cgroup key, sent once before the first record carrying the key. */
+export const REC_CGROUP = 18;
 export const REC_READY = 0x100;
 export const REC_COUNTERS = 0x101;
 
@@ -32,11 +34,15 @@ export const CNT_SEEN = 0;
 export const CNT_FILTERED = 1;
 export const CNT_DROPPED = 2;
 export const CNT_NKINDS = 3;
-export const NTYPES = 18;
+export const NTYPES = 19;
 
 export const FLAG_ARGS_TRUNCATED = 1 << 0;
+/** Cgroup record: the path is deeper than the levels recorded (the root end is missing). */
 export const FLAG_CGROUP_TRUNCATED = 1 << 1;
+/** Header and cgroup record: the key and path are the task's v1 memory cgroup. */
 export const FLAG_CGROUP_V1 = 1 << 2;
+/** Set in cgroup keys of v1 memory cgroups (pal_hdr.cgroup_key). */
+export const CGROUP_KEY_V1 = 1n << 63n;
 export const FLAG_FILENAME_TRUNCATED = 1 << 3;
 /** The record's main path (exec cwd, file path, mount target) was cut. */
 export const FLAG_PATH_TRUNCATED = 1 << 4;
@@ -57,7 +63,7 @@ export const ON_WRITE = 1 << 1;
 export const ON_ERASE = 1 << 2;
 
 const COMM_LEN = 16;
-const CGROUP_DEPTH = 6;
+const CGROUP_DEPTH = 8;
 const CGROUP_NAME_LEN = 128;
 const FILENAME_LEN = 256;
 const ARGS_LEN = 1024;
@@ -67,18 +73,22 @@ const STR_LEN = 256;
 const FSTYPE_LEN = 64;
 const MODNAME_LEN = 64;
 
-export const HDR_SIZE = 840;
-export const EXEC_SIZE = 2392;
-export const CONNECT_SIZE = 888;
-export const EXIT_SIZE = 848;
-export const FILE_SIZE = 1368;
-export const PTRACE_SIZE = 872;
-export const MOUNT_SIZE = 1424;
-export const NS_SIZE = 848;
-export const MODULE_SIZE = 1160;
-export const MEMFD_SIZE = 1096;
-export const CRED_SIZE = 904;
-export const BPF_SIZE = 848;
+export const HDR_SIZE = 80;
+export const CGROUP_SIZE = 24 + CGROUP_DEPTH * CGROUP_NAME_LEN;
+/** Exec records are variable: EXEC_FIXED bytes, then filename, cwd and argv packed. */
+export const EXEC_FIXED = 104;
+/** The largest exec record (every string at its capacity). */
+export const EXEC_SIZE = EXEC_FIXED + FILENAME_LEN + CWD_LEN + ARGS_LEN;
+export const CONNECT_SIZE = 128;
+export const EXIT_SIZE = 88;
+export const FILE_SIZE = 608;
+export const PTRACE_SIZE = 112;
+export const MOUNT_SIZE = 664;
+export const NS_SIZE = 88;
+export const MODULE_SIZE = 400;
+export const MEMFD_SIZE = 336;
+export const CRED_SIZE = 144;
+export const BPF_SIZE = 88;
 export const READY_SIZE = 40;
 export const COUNTERS_SIZE = 32 + 8 * NTYPES * CNT_NKINDS;
 /** No record is larger; the framing layer rejects longer frames as corrupt. */
@@ -98,8 +108,22 @@ export interface RecordHeader {
   cgroupId: bigint;
   flags: number;
   comm: string;
-  /** Cgroup path components, root first (the kernel stores them leaf first). */
-  cgroupPath: string[];
+  /**
+   * Which cgroup the task was in: the v2 id, or (tasks in the v2 root on v1/hybrid hosts)
+   * the v1 memory cgroup's kernfs id with CGROUP_KEY_V1 set. Its path came earlier in the
+   * stream as a CgroupRecord.
+   */
+  cgroupKey: bigint;
+}
+
+/** The path of a cgroup key (sent once per key, ahead of the records that carry it). */
+export interface CgroupRecord {
+  kind: 'cgroup';
+  key: bigint;
+  /** FLAG_CGROUP_TRUNCATED, FLAG_CGROUP_V1. */
+  flags: number;
+  /** Components root first (the kernel stores them leaf first), without the hierarchy root. */
+  path: string[];
 }
 
 export interface ExecRecord extends RecordHeader {
@@ -238,7 +262,7 @@ export type KernelRecord =
   | CredRecord
   | BpfRecord;
 export type KernelRecordKind = KernelRecord['kind'];
-export type DecodedRecord = KernelRecord | ReadyRecord | CountersRecord;
+export type DecodedRecord = KernelRecord | CgroupRecord | ReadyRecord | CountersRecord;
 
 export type DecodeResult = { ok: true; record: DecodedRecord } | { ok: false; error: string; type?: number };
 
@@ -283,9 +307,6 @@ function ipv6(buf: Uint8Array, off: number): string {
 }
 
 function header(buf: Uint8Array, dv: DataView): RecordHeader {
-  const depth = Math.min(dv.getUint32(52, true), CGROUP_DEPTH);
-  const leafFirst: string[] = [];
-  for (let i = 0; i < depth; i++) leafFirst.push(cstr(buf, 72 + i * CGROUP_NAME_LEN, CGROUP_NAME_LEN));
   return {
     tsBootNs: dv.getBigUint64(8, true),
     tgid: dv.getUint32(16, true),
@@ -296,9 +317,16 @@ function header(buf: Uint8Array, dv: DataView): RecordHeader {
     pidnsLevel: dv.getUint32(36, true),
     cgroupId: dv.getBigUint64(40, true),
     flags: dv.getUint32(48, true),
-    comm: cstr(buf, 56, COMM_LEN),
-    cgroupPath: leafFirst.reverse(),
+    cgroupKey: dv.getBigUint64(56, true),
+    comm: cstr(buf, 64, COMM_LEN),
   };
+}
+
+function decodeCgroup(buf: Uint8Array, dv: DataView): CgroupRecord {
+  const depth = Math.min(dv.getUint32(20, true), CGROUP_DEPTH);
+  const path: string[] = [];
+  for (let i = depth - 1; i >= 0; i--) path.push(cstr(buf, 24 + i * CGROUP_NAME_LEN, CGROUP_NAME_LEN));
+  return { kind: 'cgroup', key: dv.getBigUint64(8, true), flags: dv.getUint32(16, true), path };
 }
 
 const EXPECTED_SIZE: ReadonlyMap<number, number> = new Map([
@@ -319,6 +347,7 @@ const EXPECTED_SIZE: ReadonlyMap<number, number> = new Map([
   [REC_SETUID, CRED_SIZE],
   [REC_CAPSET, CRED_SIZE],
   [REC_BPF, BPF_SIZE],
+  [REC_CGROUP, CGROUP_SIZE],
   [REC_READY, READY_SIZE],
   [REC_COUNTERS, COUNTERS_SIZE],
 ]);
@@ -365,31 +394,48 @@ function decodeArgs(buf: Uint8Array, off: number, len: number): string[] {
   return argv;
 }
 
-const decodeExec: Decoder = (buf, dv, h) =>
-  ok({
+// Offsets below are those of palisade.h's _Static_asserts (the header is 80 bytes).
+const decodeExec: Decoder = (buf, dv, h, type) => {
+  const fnLen = dv.getUint16(96, true);
+  const cwdLen = dv.getUint16(98, true);
+  const argsLen = dv.getUint32(80, true);
+  if (
+    fnLen >= FILENAME_LEN ||
+    cwdLen >= CWD_LEN ||
+    argsLen > ARGS_LEN ||
+    EXEC_FIXED + fnLen + cwdLen + argsLen !== buf.length
+  )
+    return {
+      ok: false,
+      error: `exec record of ${buf.length} bytes with strings of ${fnLen} + ${cwdLen} + ${argsLen} bytes`,
+      type,
+    };
+  const cwdAt = EXEC_FIXED + fnLen;
+  return ok({
     kind: 'exec',
     ...h,
-    oldTid: dv.getUint32(844, true),
-    tty: dv.getUint32(848, true),
-    execFlags: dv.getUint32(852, true),
-    filename: cstr(buf, 856, FILENAME_LEN),
-    cwd: cstr(buf, 1112, CWD_LEN),
-    argv: decodeArgs(buf, 1368, Math.min(dv.getUint32(840, true), ARGS_LEN)),
+    oldTid: dv.getUint32(84, true),
+    tty: dv.getUint32(88, true),
+    execFlags: dv.getUint32(92, true),
+    filename: cstr(buf, EXEC_FIXED, fnLen),
+    cwd: cstr(buf, cwdAt, cwdLen),
+    argv: decodeArgs(buf, cwdAt + cwdLen, argsLen),
   });
+};
 
 const decodeNet: Decoder = (buf, dv, h, type) => {
-  const fam = dv.getUint16(840, true);
+  const fam = dv.getUint16(80, true);
   if (fam !== 2 && fam !== 10) return { ok: false, error: `socket record with address family ${fam}`, type };
   const v4 = fam === 2;
   return ok({
     kind: type === REC_ACCEPT ? 'accept' : type === REC_LISTEN ? 'listen' : 'connect',
     ...h,
     family: v4 ? 'ipv4' : 'ipv6',
-    dstPort: dv.getUint16(842, true),
-    srcPort: dv.getUint16(844, true),
-    protocol: dv.getUint32(848, true),
-    srcAddr: v4 ? ipv4(buf, 856) : ipv6(buf, 856),
-    dstAddr: v4 ? ipv4(buf, 872) : ipv6(buf, 872),
+    dstPort: dv.getUint16(82, true),
+    srcPort: dv.getUint16(84, true),
+    protocol: dv.getUint32(88, true),
+    srcAddr: v4 ? ipv4(buf, 96) : ipv6(buf, 96),
+    dstAddr: v4 ? ipv4(buf, 112) : ipv6(buf, 112),
   });
 };
 
@@ -397,28 +443,28 @@ const decodeFile: Decoder = (buf, dv, h, type) =>
   ok({
     kind: type === REC_FILE_UNLINK ? 'file.unlink' : type === REC_FILE_TRUNCATE ? 'file.truncate' : 'file.open',
     ...h,
-    openFlags: dv.getUint32(840, true),
-    matched: dv.getUint32(844, true),
-    pattern: dv.getUint32(848, true),
-    path: cstr(buf, 856, PATH_LEN),
+    openFlags: dv.getUint32(80, true),
+    matched: dv.getUint32(84, true),
+    pattern: dv.getUint32(88, true),
+    path: cstr(buf, 96, PATH_LEN),
   });
 
 const decodeCred: Decoder = (_buf, dv, h, type) =>
   ok({
     kind: type === REC_CAPSET ? 'capset' : 'setuid',
     ...h,
-    which: dv.getUint32(840, true),
-    ruid: dv.getUint32(848, true),
-    euid: dv.getUint32(852, true),
-    suid: dv.getUint32(856, true),
-    fsuid: dv.getUint32(860, true),
-    rgid: dv.getUint32(864, true),
-    egid: dv.getUint32(868, true),
-    sgid: dv.getUint32(872, true),
-    fsgid: dv.getUint32(876, true),
-    capEffective: dv.getBigUint64(880, true),
-    capPermitted: dv.getBigUint64(888, true),
-    capInheritable: dv.getBigUint64(896, true),
+    which: dv.getUint32(80, true),
+    ruid: dv.getUint32(88, true),
+    euid: dv.getUint32(92, true),
+    suid: dv.getUint32(96, true),
+    fsuid: dv.getUint32(100, true),
+    rgid: dv.getUint32(104, true),
+    egid: dv.getUint32(108, true),
+    sgid: dv.getUint32(112, true),
+    fsgid: dv.getUint32(116, true),
+    capEffective: dv.getBigUint64(120, true),
+    capPermitted: dv.getBigUint64(128, true),
+    capInheritable: dv.getBigUint64(136, true),
   });
 
 const DECODERS: ReadonlyMap<number, Decoder> = new Map<number, Decoder>([
@@ -426,7 +472,7 @@ const DECODERS: ReadonlyMap<number, Decoder> = new Map<number, Decoder>([
   [REC_CONNECT, decodeNet],
   [REC_ACCEPT, decodeNet],
   [REC_LISTEN, decodeNet],
-  [REC_EXIT, (_b, dv, h) => ok({ kind: 'exit', ...h, status: dv.getUint32(840, true) })],
+  [REC_EXIT, (_b, dv, h) => ok({ kind: 'exit', ...h, status: dv.getUint32(80, true) })],
   [REC_FILE_OPEN, decodeFile],
   [REC_FILE_UNLINK, decodeFile],
   [REC_FILE_TRUNCATE, decodeFile],
@@ -436,10 +482,10 @@ const DECODERS: ReadonlyMap<number, Decoder> = new Map<number, Decoder>([
       ok({
         kind: 'ptrace',
         ...h,
-        request: Number(dv.getBigInt64(840, true)),
-        targetVpid: dv.getUint32(848, true),
-        targetTgid: dv.getUint32(852, true),
-        targetComm: cstr(buf, 856, COMM_LEN),
+        request: Number(dv.getBigInt64(80, true)),
+        targetVpid: dv.getUint32(88, true),
+        targetTgid: dv.getUint32(92, true),
+        targetComm: cstr(buf, 96, COMM_LEN),
       }),
   ],
   [
@@ -448,25 +494,25 @@ const DECODERS: ReadonlyMap<number, Decoder> = new Map<number, Decoder>([
       ok({
         kind: 'mount',
         ...h,
-        flags64: dv.getBigUint64(840, true),
-        source: cstr(buf, 848, STR_LEN),
-        target: cstr(buf, 1104, STR_LEN),
-        fsType: cstr(buf, 1360, FSTYPE_LEN),
+        flags64: dv.getBigUint64(80, true),
+        source: cstr(buf, 88, STR_LEN),
+        target: cstr(buf, 344, STR_LEN),
+        fsType: cstr(buf, 600, FSTYPE_LEN),
       }),
   ],
   [
     REC_UNSHARE,
-    (_b, dv, h) => ok({ kind: 'unshare', ...h, nsFlags: dv.getUint32(840, true), fd: dv.getInt32(844, true) }),
+    (_b, dv, h) => ok({ kind: 'unshare', ...h, nsFlags: dv.getUint32(80, true), fd: dv.getInt32(84, true) }),
   ],
-  [REC_SETNS, (_b, dv, h) => ok({ kind: 'setns', ...h, nsFlags: dv.getUint32(840, true), fd: dv.getInt32(844, true) })],
+  [REC_SETNS, (_b, dv, h) => ok({ kind: 'setns', ...h, nsFlags: dv.getUint32(80, true), fd: dv.getInt32(84, true) })],
   [
     REC_MODULE,
-    (buf, _dv, h) => ok({ kind: 'module', ...h, name: cstr(buf, 840, MODNAME_LEN), path: cstr(buf, 904, STR_LEN) }),
+    (buf, _dv, h) => ok({ kind: 'module', ...h, name: cstr(buf, 80, MODNAME_LEN), path: cstr(buf, 144, STR_LEN) }),
   ],
-  [REC_MEMFD_EXEC, (buf, _dv, h) => ok({ kind: 'memfd_exec', ...h, name: cstr(buf, 840, STR_LEN) })],
+  [REC_MEMFD_EXEC, (buf, _dv, h) => ok({ kind: 'memfd_exec', ...h, name: cstr(buf, 80, STR_LEN) })],
   [REC_SETUID, decodeCred],
   [REC_CAPSET, decodeCred],
-  [REC_BPF, (_b, dv, h) => ok({ kind: 'bpf', ...h, cmd: dv.getUint32(840, true), progType: dv.getUint32(844, true) })],
+  [REC_BPF, (_b, dv, h) => ok({ kind: 'bpf', ...h, cmd: dv.getUint32(80, true), progType: dv.getUint32(84, true) })],
 ]);
 
 function decodeCounters(dv: DataView): CountersRecord {
@@ -499,10 +545,16 @@ export function decodeRecord(buf: Uint8Array): DecodeResult {
     return { ok: false, error: `record version ${version}, expected ${RECORD_VERSION}`, type };
   const expected = EXPECTED_SIZE.get(type);
   if (expected === undefined) return { ok: false, error: `unknown record type ${type}`, type };
-  if (size !== expected || buf.length !== expected) {
+  // Exec records are packed: any size from the fixed part up to the largest (checked against
+  // the string lengths by decodeExec).
+  const sizeOk =
+    type === REC_EXEC
+      ? size === buf.length && size >= EXEC_FIXED && size <= EXEC_SIZE
+      : size === expected && buf.length === expected;
+  if (!sizeOk) {
     return {
       ok: false,
-      error: `record type ${type}: size field ${size}, ${buf.length} bytes, expected ${expected}`,
+      error: `record type ${type}: size field ${size}, ${buf.length} bytes, expected ${type === REC_EXEC ? `${EXEC_FIXED}..${EXEC_SIZE}` : expected}`,
       type,
     };
   }
@@ -518,6 +570,7 @@ export function decodeRecord(buf: Uint8Array): DecodeResult {
     });
   }
   if (type === REC_COUNTERS) return ok(decodeCounters(dv));
+  if (type === REC_CGROUP) return ok(decodeCgroup(buf, dv));
   const decode = DECODERS.get(type);
   // Every type in EXPECTED_SIZE other than ready/counters has a decoder.
   if (!decode) return { ok: false, error: `unknown record type ${type}`, type };
@@ -537,22 +590,43 @@ export class FrameReader {
   /** Feeds a chunk; returns complete frames. After corruption, returns nothing. */
   push(chunk: Buffer): Buffer[] {
     if (this.corrupt !== undefined) return [];
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     const frames: Buffer[] = [];
+    let buf = chunk;
+    if (this.pending.length > 0) {
+      // Complete the pending frame with just the bytes it lacks, rather than copying the
+      // whole chunk behind it (the socket hands over 64 KiB at a time).
+      const head = Buffer.concat([this.pending, chunk.subarray(0, Math.max(0, 4 - this.pending.length))]);
+      if (head.length < 4) {
+        this.pending = head;
+        return frames;
+      }
+      const len = head.readUInt32LE(0);
+      if (len > MAX_RECORD_SIZE) return this.fail(len, frames);
+      const need = 4 + len - this.pending.length;
+      if (chunk.length < need) {
+        this.pending = Buffer.concat([this.pending, chunk]);
+        return frames;
+      }
+      frames.push(Buffer.concat([this.pending, chunk.subarray(0, need)]).subarray(4));
+      this.pending = Buffer.alloc(0);
+      buf = chunk.subarray(need);
+    }
     let off = 0;
     while (buf.length - off >= 4) {
       const len = buf.readUInt32LE(off);
-      if (len > MAX_RECORD_SIZE) {
-        this.corrupt = `frame length ${len} exceeds ${MAX_RECORD_SIZE}`;
-        this.pending = Buffer.alloc(0);
-        return frames;
-      }
+      if (len > MAX_RECORD_SIZE) return this.fail(len, frames);
       if (buf.length - off - 4 < len) break;
       frames.push(buf.subarray(off + 4, off + 4 + len));
       off += 4 + len;
     }
     // Copy the tail so the big chunk it came from can be collected.
-    this.pending = Buffer.from(buf.subarray(off));
+    if (off < buf.length) this.pending = Buffer.from(buf.subarray(off));
+    return frames;
+  }
+
+  private fail(len: number, frames: Buffer[]): Buffer[] {
+    this.corrupt = `frame length ${len} exceeds ${MAX_RECORD_SIZE}`;
+    this.pending = Buffer.alloc(0);
     return frames;
   }
 

@@ -5,9 +5,10 @@
  */
 import { createRequire } from 'node:module';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { cgroupPathFromProc } from './cgroup.js';
 import { SENSOR_EVENT_TYPES, type ContainerResolver, type SensorEvent, type SensorEventType } from './convert.js';
 import { DEFAULT_FILE_WATCHES, watchArgs, type FileWatch } from './watch.js';
 import { eventTypesOfMask, RecordPipeline, type SensorCounters } from './pipeline.js';
@@ -50,6 +51,15 @@ function readProcExe(pid: number): string | undefined {
   }
 }
 
+/** The cgroup path of a live process, for a record whose cgroup key is unknown. */
+function readProcCgroup(pid: number, v1Memory: boolean): string[] | undefined {
+  try {
+    return cgroupPathFromProc(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), v1Memory);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface SensorOptions {
   loaderPath?: string;
   /** Event types to load programs for (default: all the sensor supports). */
@@ -63,8 +73,19 @@ export interface SensorOptions {
    * in the kernel; default DEFAULT_FILE_WATCHES. Up to 64.
    */
   fileWatches?: readonly FileWatch[];
-  /** Ring buffer size, a power of two (default 4096). */
+  /**
+   * Ring buffer size in KiB, a power of two (default 16384: ≈ 60,000 exec + exit pairs or
+   * 120,000 connect records, seconds of a busy node, so a consumer that pauses does not
+   * lose events). Kernel memory, mapped twice by the loader (its RSS grows by up to twice
+   * this as it reads).
+   */
   ringBufferKb?: number;
+  /**
+   * How long the loader lets records gather after a wakeup before reading them (default 5
+   * ms; 0 reads at once). Fewer, larger reads and pipe writes under load, for at most
+   * this much added latency.
+   */
+  batchMs?: number;
   /** Period of the loader's counters records; 0 turns them off (default 1000). */
   countersIntervalMs?: number;
   /** Events held for the consumer before new ones are dropped (default 8192). */
@@ -98,6 +119,11 @@ export class Sensor {
       ...(opts.queueCapacity !== undefined ? { queueCapacity: opts.queueCapacity } : {}),
       ...(opts.resolveContainer ? { resolveContainer: opts.resolveContainer } : {}),
       readExe: readProcExe,
+      readCgroup: readProcCgroup,
+      // Only ever a few per run (see CgroupTable); a write on a closed pipe is ignored.
+      forgetCgroup: (key) => {
+        if (!this.streamDone) this.child.stdin?.write(`f${key.toString(16).padStart(16, '0')}\n`);
+      },
       onReady: (r) => {
         this.ready = r;
         this.onReady?.(r);
@@ -141,6 +167,7 @@ export class Sensor {
     for (const p of opts.execPathPrefixes ?? []) args.push('--prefix', p);
     if (types.some((t) => t.startsWith('file.'))) args.push(...watchArgs(opts.fileWatches ?? DEFAULT_FILE_WATCHES));
     if (opts.ringBufferKb !== undefined) args.push('--ringbuf-kb', String(opts.ringBufferKb));
+    if (opts.batchMs !== undefined) args.push('--batch-ms', String(opts.batchMs));
     args.push('--counters-ms', String(opts.countersIntervalMs ?? 1000));
 
     const child = spawn(loader, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -2,7 +2,8 @@
  * Recaptures test/fixtures/*.bin from the real loader (root, after scripts/build-sensor.sh):
  *   node packages/sensor/dist/test/capture-fixtures.js
  * Runs the loader with every event type, causes one event of each kind, and keeps the
- * first record matching each fixture's predicate, byte for byte as the loader wrote it.
+ * first record matching each fixture's predicate, byte for byte as the loader wrote it,
+ * plus the cgroup path records of the host and container exec records' keys.
  * Not a test (its name does not end in .test): run by hand after changing palisade.h.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -119,7 +120,8 @@ async function main(): Promise<void> {
     await ended;
     rmSync(dir, { recursive: true, force: true });
   }
-  for (const [name, pick] of FIXTURES) {
+  const found = new Map<string, DecodedRecord>();
+  const save = (name: string, pick: Pick): void => {
     const f = frames.find((b) => {
       const r = decodeRecord(b);
       return r.ok && pick(r.record);
@@ -127,10 +129,22 @@ async function main(): Promise<void> {
     if (!f) {
       console.error(`no record for ${name}`);
       process.exitCode = 1;
-      continue;
+      return;
     }
+    const r = decodeRecord(f);
+    if (r.ok) found.set(name, r.record);
     writeFileSync(fixturePath('sensor', `${name}.bin`), f);
     console.log(`${name}.bin ${f.length} bytes`);
+  };
+  for (const [name, pick] of FIXTURES) save(name, pick);
+  // The path records of the keys the exec fixtures carry.
+  for (const [name, of] of [
+    ['cgroup-host', 'exec-host'],
+    ['cgroup-container', 'exec-container'],
+  ] as const) {
+    const e = found.get(of);
+    const key = e && 'cgroupKey' in e ? e.cgroupKey : undefined;
+    save(name, (r) => r.kind === 'cgroup' && r.key === key);
   }
   // A whole short stream: ready + final counters from a loader run with nothing happening.
   const quiet = spawnSync(DEFAULT_LOADER_PATH, ['--types', 'memfd_exec', '--counters-ms', '0'], { input: '' });

@@ -3,16 +3,24 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixturePath } from '@palisade/testkit';
 import {
+  CGROUP_KEY_V1,
+  CGROUP_SIZE,
+  CgroupTable,
+  cgroupPathFromProc,
   CONNECT_SIZE,
+  EXEC_FIXED,
   decodeRecord,
   EXEC_MEMFD,
   EXEC_OVERLAY,
   EXEC_SIZE,
   EXEC_UPPER,
+  FLAG_CGROUP_TRUNCATED,
   FLAG_CGROUP_V1,
   FrameReader,
+  HDR_SIZE,
   MAX_RECORD_SIZE,
   MODULE_SIZE,
+  REC_CGROUP,
   RECORD_VERSION,
   RecordPipeline,
   type DecodedRecord,
@@ -22,16 +30,40 @@ import {
 // Fixtures are records captured from the real loader on a 6.18 kernel by
 // test/capture-fixtures.ts (see README.md): /bin/true run with args on the host, TCP and
 // UDP connects on loopback, `/bin/echo` and a copied binary exec'd inside a podman
-// container (cgroupfs driver, id 170ee642…), file, ptrace, mount, namespace, memfd,
-// credential and bpf calls.
+// container (cgroupfs driver, id a3260612…), file, ptrace, mount, namespace, memfd,
+// credential and bpf calls, and the cgroup path records of the host and container keys.
 const fx = (name: string): Buffer => readFileSync(fixturePath('sensor', `${name}.bin`));
-const CONTAINER_ID = '170ee6422eb58bf0527a059fdf2601facf6938e0bd8bca794d4e776fbe2d106f';
-const HOST_CGROUP = ['process_api', 'a0da9c6a66d76509439f700ae658bc1a'];
+const CONTAINER_ID = 'a326061229e14fecafd6d142b695adb17e5ee891decb155b7f1ac043da3befef';
+const HOST_CGROUP = ['process_api', 'd68d788f6ecc17d3007ce0578364cc6d'];
+const PORT = 39589; // the loopback listener of the capture
 
 function decoded(buf: Uint8Array): DecodedRecord {
   const r = decodeRecord(buf);
   if (!r.ok) throw new Error(r.error);
   return r.record;
+}
+
+/** A copy of `b` with a u16 written at `off`. */
+function withU16(b: Buffer, off: number, v: number): Buffer {
+  const c = Buffer.from(b);
+  c.writeUInt16LE(v, off);
+  return c;
+}
+
+/**
+ * An exec record with these strings packed as the kernel packs them, on the header and fixed
+ * fields of the captured host exec (the size field says `size`, by default the real one).
+ */
+function execRecord(filename: string, cwd: string, argv: string[], size?: number): Buffer {
+  const fn = Buffer.from(filename);
+  const wd = Buffer.from(cwd);
+  const args = Buffer.from(argv.map((a) => `${a}\0`).join(''));
+  const b = Buffer.concat([fx('exec-host').subarray(0, EXEC_FIXED), fn, wd, args]);
+  b.writeUInt32LE(size ?? b.length, 4);
+  b.writeUInt32LE(args.length, 80);
+  b.writeUInt16LE(fn.length, 96);
+  b.writeUInt16LE(wd.length, 98);
+  return b;
 }
 
 /** Frames a payload as the loader does: u32 LE length, then the bytes. */
@@ -42,7 +74,11 @@ function frame(payload: Uint8Array): Buffer {
 }
 
 test('exec record of a host process: argv, filename, cwd, tty, comm, ids', () => {
-  const r = decoded(fx('exec-host'));
+  const raw = fx('exec-host');
+  // Packed: the fixed part and the bytes of the strings, nothing more.
+  assert.equal(raw.length, EXEC_FIXED + '/bin/true'.length + raw.readUInt16LE(98) + raw.readUInt32LE(80));
+  assert.ok(raw.length < 200);
+  const r = decoded(raw);
   assert.equal(r.kind, 'exec');
   if (r.kind !== 'exec') return;
   assert.equal(r.filename, '/bin/true');
@@ -57,7 +93,7 @@ test('exec record of a host process: argv, filename, cwd, tty, comm, ids', () =>
   assert.ok(r.tsBootNs > 0n);
   // Host processes here sit in the v2 root, so the kernel side took the v1 memory cgroup.
   assert.ok(r.flags & FLAG_CGROUP_V1);
-  assert.deepEqual(r.cgroupPath, HOST_CGROUP);
+  assert.ok(r.cgroupKey & CGROUP_KEY_V1, 'key of the v1 memory cgroup');
 });
 
 test('exec record inside a podman container: cgroup path is root first and names the container', () => {
@@ -68,7 +104,7 @@ test('exec record inside a podman container: cgroup path is root first and names
   // On this hybrid cgroup host runc put the container in the v2 hierarchy too, so the
   // path is the v2 one (no v1 fallback).
   assert.equal(r.flags & FLAG_CGROUP_V1, 0);
-  assert.deepEqual(r.cgroupPath, ['libpod_parent', `libpod-${CONTAINER_ID}`]);
+  assert.equal(r.cgroupKey, r.cgroupId, 'a v2 cgroup is keyed by its id');
   assert.ok(r.pidnsLevel > 0);
   assert.equal(r.cwd, '/');
   // From the image: on the overlay, no upper-layer copy.
@@ -82,7 +118,25 @@ test('exec of a binary copied into the container after it started: upper layer (
   assert.deepEqual(r.argv, ['/tmp/drift', 'palisade-drift']);
   assert.equal(r.execFlags, EXEC_OVERLAY | EXEC_UPPER);
   assert.equal(r.execFlags & EXEC_MEMFD, 0);
-  assert.deepEqual(r.cgroupPath, ['libpod_parent', `libpod-${CONTAINER_ID}`]);
+  const ctr = decoded(fx('exec-container'));
+  assert.equal(ctr.kind === 'exec' && ctr.cgroupKey, r.cgroupKey, 'same container, same key');
+});
+
+test('cgroup records: the path of a key, root first; v1 memory cgroup for host tasks here', () => {
+  const host = decoded(fx('cgroup-host'));
+  const exec = decoded(fx('exec-host'));
+  if (host.kind !== 'cgroup' || exec.kind !== 'exec') throw new Error('not cgroup/exec');
+  assert.equal(host.key, exec.cgroupKey);
+  assert.deepEqual(host.path, HOST_CGROUP);
+  assert.ok(host.flags & FLAG_CGROUP_V1);
+  assert.equal(host.flags & FLAG_CGROUP_TRUNCATED, 0);
+  const ctr = decoded(fx('cgroup-container'));
+  if (ctr.kind !== 'cgroup') throw new Error('not cgroup');
+  // On this hybrid host runc put the container in the v2 hierarchy too: no v1 fallback.
+  assert.deepEqual(ctr.path, ['libpod_parent', `libpod-${CONTAINER_ID}`]);
+  assert.equal(ctr.flags, 0);
+  assert.equal(ctr.key & CGROUP_KEY_V1, 0n);
+  assert.equal(CGROUP_SIZE, 1048);
 });
 
 test('connect record: IPv4 addresses and ports in host order', () => {
@@ -92,7 +146,8 @@ test('connect record: IPv4 addresses and ports in host order', () => {
   assert.equal(r.protocol, 6);
   assert.equal(r.dstAddr, '127.0.0.1');
   assert.equal(r.srcAddr, '127.0.0.1');
-  assert.equal(r.dstPort, 57625);
+  assert.equal(r.dstPort, PORT);
+  assert.equal(CONNECT_SIZE, 128, 'a connect record is small now that the cgroup path is not in it');
 });
 
 test('UDP connect, accept and listen records', () => {
@@ -103,11 +158,11 @@ test('UDP connect, accept and listen records', () => {
   const acc = decoded(fx('accept-ipv4'));
   if (acc.kind !== 'accept') throw new Error('not accept');
   // Local end = the listening port, peer = the connecting socket's ephemeral port.
-  assert.deepEqual([acc.srcAddr, acc.srcPort, acc.dstAddr], ['127.0.0.1', 57625, '127.0.0.1']);
+  assert.deepEqual([acc.srcAddr, acc.srcPort, acc.dstAddr], ['127.0.0.1', PORT, '127.0.0.1']);
   assert.ok(acc.dstPort > 0);
   const lis = decoded(fx('listen-ipv4'));
   if (lis.kind !== 'listen') throw new Error('not listen');
-  assert.deepEqual([lis.srcAddr, lis.srcPort, lis.protocol], ['127.0.0.1', 57625, 6]);
+  assert.deepEqual([lis.srcAddr, lis.srcPort, lis.protocol], ['127.0.0.1', PORT, 6]);
 });
 
 test('file records: open of /etc/shadow, truncate and unlink of a shell history', () => {
@@ -154,19 +209,19 @@ test('ptrace, mount, unshare, setns, memfd, credential and bpf records', () => {
 
 test('connect record: IPv6 text forms', () => {
   const b = Buffer.from(fx('connect-ipv4'));
-  b.writeUInt16LE(10, 840);
+  b.writeUInt16LE(10, 80);
   // daddr ::1, saddr ::ffff:127.0.0.1
-  b.fill(0, 856, 888);
-  b[887] = 1;
-  b[866] = 0xff;
-  b[867] = 0xff;
-  b.set([127, 0, 0, 1], 868);
+  b.fill(0, 96, 128);
+  b[127] = 1;
+  b[106] = 0xff;
+  b[107] = 0xff;
+  b.set([127, 0, 0, 1], 108);
   const r = decoded(b);
   if (r.kind !== 'connect') throw new Error('not connect');
   assert.equal(r.family, 'ipv6');
   assert.equal(r.dstAddr, '::1');
   assert.equal(r.srcAddr, '::ffff:127.0.0.1');
-  b.set([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42], 872);
+  b.set([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42], 112);
   const r2 = decoded(b);
   assert.equal(r2.kind === 'connect' && r2.dstAddr, '2001:db8::42');
 });
@@ -184,8 +239,9 @@ test('exit, ready and counters records', () => {
   assert.equal(ready.typesMask & (1 << 13), 0);
   const c = decoded(fx('counters'));
   if (c.kind !== 'counters') throw new Error('not counters');
-  assert.equal(c.kernel.length, 18);
+  assert.equal(c.kernel.length, 19);
   assert.ok((c.kernel[1]?.[0] ?? 0n) > 0n, 'exec seen counter');
+  assert.ok((c.kernel[REC_CGROUP]?.[0] ?? 0n) >= 2n, 'cgroup path records emitted (host, container, ...)');
   // Opens are seen by the thousand and filtered in the kernel but for the watched ones.
   const open = c.kernel[6] ?? [];
   assert.ok((open[1] ?? 0n) > 0n && (open[0] ?? 0n) > (open[1] ?? 0n));
@@ -196,28 +252,36 @@ test('truncated, oversized, wrong-version and garbage records are errors, never 
   const bad: [string, Uint8Array, RegExp][] = [
     ['empty', new Uint8Array(0), /shorter/],
     ['prefix only', exec.subarray(0, 5), /shorter/],
-    ['truncated exec', exec.subarray(0, EXEC_SIZE - 1), /expected 2392/],
-    ['exec with extra bytes', Buffer.concat([exec, Buffer.alloc(3)]), /expected 2392/],
+    ['truncated exec', exec.subarray(0, exec.length - 1), /expected 104\.\.1640/],
+    ['exec with extra bytes', Buffer.concat([exec, Buffer.alloc(3)]), /expected 104\.\.1640/],
+    [
+      'exec beyond the largest size',
+      execRecord('/x'.repeat(100), '/', ['a'.repeat(1000)], EXEC_SIZE + 1),
+      /104\.\.1640/,
+    ],
+    ['exec whose string lengths do not add up', withU16(exec, 96, 3), /strings of 3 \+/],
+    ['exec with an impossible filename length', withU16(exec, 96, 256), /strings of 256 \+/],
+    ['cgroup record cut short', fx('cgroup-host').subarray(0, 1000), /expected 1048/],
     ['garbage', Buffer.from('this is not a record at all, just text'), /version|unknown|size/],
   ];
-  const v1 = Buffer.from(exec);
-  v1.writeUInt16LE(1, 0);
-  bad.push(['old version', v1, /version 1, expected 2/]);
-  assert.equal(RECORD_VERSION, 2);
+  const v2 = Buffer.from(exec);
+  v2.writeUInt16LE(2, 0);
+  bad.push(['old version', v2, /version 2, expected 3/]);
+  assert.equal(RECORD_VERSION, 3);
   const unk = Buffer.from(exec);
   unk.writeUInt16LE(77, 2);
   bad.push(['unknown type', unk, /unknown record type 77/]);
   const fam = Buffer.from(fx('connect-ipv4'));
-  fam.writeUInt16LE(1, 840);
+  fam.writeUInt16LE(1, 80);
   bad.push(['connect with AF_UNIX', fam, /family 1/]);
   const accFam = Buffer.from(fx('accept-ipv4'));
-  accFam.writeUInt16LE(0, 840);
+  accFam.writeUInt16LE(0, 80);
   bad.push(['accept with family 0', accFam, /family 0/]);
-  bad.push(['file record cut short', fx('file-open').subarray(0, 900), /expected 1368/]);
-  bad.push(['counters of the v1 size', fx('counters').subarray(0, 128), /expected 464/]);
-  // Pseudo-random bytes of every length up to a connect record: none may throw.
+  bad.push(['file record cut short', fx('file-open').subarray(0, 500), /expected 608/]);
+  bad.push(['counters of the v2 size', fx('counters').subarray(0, 464), /expected 488/]);
+  // Pseudo-random bytes of every length up to a cgroup record: none may throw.
   let x = 12345;
-  for (let len = 0; len <= CONNECT_SIZE; len += 37) {
+  for (let len = 0; len <= CGROUP_SIZE; len += 37) {
     const g = Buffer.alloc(len);
     for (let i = 0; i < len; i++) g[i] = (x = (x * 1103515245 + 12345) & 0x7fffffff) & 0xff;
     bad.push([`random ${len}`, g, /./]);
@@ -262,7 +326,9 @@ test('pipeline turns records into core events with container attribution and anc
     resolveContainer: () => undefined,
   });
   p.onFrame(fx('ready'));
+  p.onFrame(fx('cgroup-host'));
   p.onFrame(fx('exec-host'));
+  p.onFrame(fx('cgroup-container'));
   p.onFrame(fx('exec-container'));
   p.onFrame(fx('connect-ipv4'));
   p.queue.close();
@@ -287,7 +353,7 @@ test('pipeline turns records into core events with container attribution and anc
   });
   assert.equal(conn?.type, 'network.connect');
   if (conn?.type === 'network.connect') {
-    assert.equal(conn.net.dstPort, 57625);
+    assert.equal(conn.net.dstPort, PORT);
     assert.equal(conn.net.protocol, 'tcp');
   }
   assert.notEqual(host?.id, ctr?.id);
@@ -300,6 +366,7 @@ test('a resolver fills container metadata', async () => {
       a.id === CONTAINER_ID ? { name: 'web', image: 'localhost/x:1', imageDigest: 'sha256:00' } : undefined,
   });
   p.onFrame(fx('ready'));
+  p.onFrame(fx('cgroup-container'));
   p.onFrame(fx('exec-container'));
   const e = await p.queue.next();
   assert.equal(e.done, false);
@@ -315,7 +382,7 @@ test('frame reader: frames split at every byte boundary come out whole', () => {
     for (let i = 0; i < stream.length; i += step) out.push(...fr.push(stream.subarray(i, i + step)));
     assert.deepEqual(
       out.map((b) => b.length),
-      [40, 2392, 464],
+      [40, fx('exec-host').length, 488],
       `step ${step}`,
     );
     assert.equal(fr.pendingBytes, 0);
@@ -335,6 +402,16 @@ test('frame reader: an impossible length stops the stream instead of buffering i
   assert.deepEqual(fr.push(Buffer.concat([frame(fx('ready')), bad])).length, 1);
   assert.match(fr.error ?? '', /exceeds/);
   assert.deepEqual(fr.push(frame(fx('ready'))), []);
+  // The same when the bad length arrives split after a partial frame.
+  const split = new FrameReader();
+  const stream = Buffer.concat([frame(fx('exit-host')), bad]);
+  const out: Buffer[] = [];
+  for (let i = 0; i < stream.length; i += 3) out.push(...split.push(stream.subarray(i, i + 3)));
+  assert.deepEqual(
+    out.map((b) => b.length),
+    [88],
+  );
+  assert.match(split.error ?? '', /exceeds/);
 });
 
 /** Every fixture through the pipeline, in capture order; events by type. */
@@ -364,7 +441,7 @@ async function convertOne(record: Buffer): Promise<SensorEvent> {
 }
 
 test('exec events carry cwd, tty and whether the binary is from the upper layer', async () => {
-  const [host, ctr, drift] = await convertAll(['exec-host', 'exec-container', 'exec-drift']);
+  const [host, ctr, drift] = await convertAll(['cgroup-container', 'exec-host', 'exec-container', 'exec-drift']);
   assert.match(host?.proc.cwd ?? '', /^\/tmp\/palisade-capture-/);
   assert.equal(host?.proc.tty, 0);
   assert.equal(host?.proc.exeUpperLayer, undefined, 'not on overlayfs: no answer');
@@ -375,12 +452,8 @@ test('exec events carry cwd, tty and whether the binary is from the upper layer'
 });
 
 test('a relative execve path is made absolute against the cwd', async () => {
-  const b = Buffer.from(fx('exec-host'));
-  b.fill(0, 856, 1112);
-  b.write('./bin/../x', 856);
-  b.fill(0, 1112, 1368);
-  b.write('/srv/app', 1112);
-  const e = await convertOne(b);
+  const e = await convertOne(execRecord('./bin/../x', '/srv/app', ['x', '-v']));
+  assert.deepEqual(e.proc.argv, ['x', '-v']);
   assert.equal(e.proc.exe, '/srv/app/x');
   assert.equal(e.proc.name, 'x');
 });
@@ -451,10 +524,10 @@ test('network, file and kernel records become the core events the rules read', a
 
 test('module load (no hook on the capture kernel: the record is built from a real header)', async () => {
   const b = Buffer.alloc(MODULE_SIZE);
-  fx('bpf').copy(b, 0, 0, 840);
+  fx('bpf').copy(b, 0, 0, HDR_SIZE);
   b.writeUInt16LE(13, 2);
   b.writeUInt32LE(MODULE_SIZE, 4);
-  b.write('/lib/modules/6.18.0/kernel/fs/nls/nls_ascii.ko.zst', 904);
+  b.write('/lib/modules/6.18.0/kernel/fs/nls/nls_ascii.ko.zst', 144);
   const e = await convertOne(b);
   assert.ok(e.type === 'kernel.module_load');
   assert.deepEqual(e.module, { name: 'nls_ascii', path: '/lib/modules/6.18.0/kernel/fs/nls/nls_ascii.ko.zst' });
@@ -470,4 +543,86 @@ test('counters map every kernel record type to its event type', () => {
   assert.ok(c.byType['file.open'].filteredInKernel > 0);
   assert.ok(c.byType['process.memfd_exec'].seen >= 1);
   assert.equal(c.byType['kernel.module_load'].seen, 0);
+});
+
+async function nextEvent(p: RecordPipeline): Promise<SensorEvent> {
+  const r = await p.queue.next();
+  if (r.done) throw new Error('no event');
+  return r.value;
+}
+
+test('a record whose cgroup key is unknown: counted, forgotten in the kernel, attributed from /proc', async () => {
+  const forgotten: bigint[] = [];
+  const asked: [number, boolean][] = [];
+  const p = new RecordPipeline({
+    node: 'n1',
+    forgetCgroup: (k) => forgotten.push(k),
+    readCgroup: (pid, v1) => {
+      asked.push([pid, v1]);
+      return ['libpod_parent', `libpod-${CONTAINER_ID}`];
+    },
+  });
+  p.onFrame(fx('ready'));
+  p.onFrame(fx('exec-container')); // its cgroup record never came
+  const exec = decoded(fx('exec-container'));
+  if (exec.kind !== 'exec') throw new Error('not exec');
+  const e = await nextEvent(p);
+  assert.equal(e.container?.id, CONTAINER_ID);
+  assert.deepEqual(forgotten, [exec.cgroupKey]);
+  assert.deepEqual(asked, [[exec.tgid, false]]);
+  assert.equal(p.counters().cgroups.misses, 1);
+  // Without a /proc answer the event has no container, and says so in the counters.
+  const q = new RecordPipeline({ node: 'n1' });
+  q.onFrame(fx('ready'));
+  q.onFrame(fx('exec-container'));
+  const e2 = await nextEvent(q);
+  assert.equal(e2.container, undefined);
+  assert.equal(q.counters().cgroups.misses, 1);
+});
+
+test('cgroup path records are kept per key and replaced by a new loader run', async () => {
+  const p = new RecordPipeline({ node: 'n1', readCgroup: () => undefined });
+  p.onFrame(fx('ready'));
+  p.onFrame(fx('cgroup-container'));
+  p.onFrame(fx('cgroup-host'));
+  assert.deepEqual(p.counters().cgroups, { paths: 2, known: 2, misses: 0, emittedInKernel: 0, droppedInKernel: 0 });
+  p.onFrame(fx('counters'));
+  assert.ok(p.counters().cgroups.emittedInKernel >= 2);
+  // A ready record means a new loader whose kernel map is empty: the table starts over.
+  p.onFrame(fx('ready'));
+  assert.equal(p.counters().cgroups.known, 0);
+  p.onFrame(fx('exec-container'));
+  const e = await nextEvent(p);
+  assert.equal(e.container, undefined);
+  assert.equal(p.counters().cgroups.misses, 1);
+});
+
+test('cgroup table: bounded, least recently used key evicted and reported', () => {
+  const evicted: bigint[] = [];
+  const t = new CgroupTable(4, (k) => evicted.push(k));
+  for (let k = 1n; k <= 4n; k++) t.set(k, ['libpod_parent', `libpod-${CONTAINER_ID}`], 0);
+  assert.equal(t.get(2n)?.attribution?.id, CONTAINER_ID);
+  assert.equal(t.get(9n), undefined);
+  t.set(5n, ['system.slice'], 0);
+  assert.deepEqual(evicted, [1n]);
+  assert.equal(t.size, 4);
+  assert.equal(t.get(5n)?.attribution, undefined, 'a host cgroup');
+  // Key 2 is used all the time: many insertions later it is still there.
+  for (let k = 10n; k < 40n; k++) {
+    t.set(k, ['x'], 0);
+    assert.ok(t.get(2n), `key 2 kept after inserting ${k}`);
+  }
+  assert.equal(t.size, 4);
+  assert.throws(() => new CgroupTable(0), /positive integer/);
+});
+
+test('cgroup path of a live process from /proc/PID/cgroup: v2 line, or the v1 memory line', () => {
+  const hybrid = '4:memory:/process_api/d68d\n1:cpu:/\n0::/\n';
+  assert.deepEqual(cgroupPathFromProc(hybrid, true), ['process_api', 'd68d']);
+  assert.deepEqual(cgroupPathFromProc(hybrid, false), []);
+  const v2 = '0::/libpod_parent/libpod-abc\n';
+  assert.deepEqual(cgroupPathFromProc(v2, false), ['libpod_parent', 'libpod-abc']);
+  assert.equal(cgroupPathFromProc(v2, true), undefined);
+  assert.deepEqual(cgroupPathFromProc('5:cpu,memory:/a/b\n', true), ['a', 'b']);
+  assert.equal(cgroupPathFromProc('garbage', false), undefined);
 });

@@ -17,7 +17,16 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { isPalisadeError } from '@palisade/core';
 import { repoRoot, tempDir } from '@palisade/testkit';
-import { Sensor, type SensorEvent, type SensorEventType, type SensorOptions } from '../src/index.js';
+import {
+  decodeRecord,
+  DEFAULT_LOADER_PATH,
+  FrameReader,
+  Sensor,
+  type DecodedRecord,
+  type SensorEvent,
+  type SensorEventType,
+  type SensorOptions,
+} from '../src/index.js';
 import {
   ensureLiveImage,
   hasPodman,
@@ -175,8 +184,9 @@ test(
   { skip: SKIP, timeout: 120_000 },
   async () => {
     build();
-    // Two pages of ring buffer hold three exec records; a stopped loader cannot drain it, so
-    // a burst of execs must overflow it. A one-slot queue overflows as soon as two events arrive.
+    // Two pages of ring buffer hold ≈ 40 (packed) exec records; a stopped loader cannot drain
+    // it, so a burst of 200 execs must overflow it. A one-slot queue overflows as soon as two
+    // events arrive.
     const sensor = await Sensor.start({
       types: ['process.exec'],
       ringBufferKb: 8,
@@ -188,7 +198,7 @@ test(
     try {
       process.kill(pid, 'SIGSTOP');
       try {
-        execFileSync('/bin/sh', ['-c', 'i=0; while [ $i -lt 20 ]; do /bin/true; i=$((i+1)); done']);
+        execFileSync('/bin/sh', ['-c', 'i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done']);
       } finally {
         process.kill(pid, 'SIGCONT');
       }
@@ -197,10 +207,13 @@ test(
       await sensor.stop();
     }
     const k = c.byType['process.exec'];
-    assert.ok(k.droppedInKernel >= 15, `dropped in kernel: ${k.droppedInKernel}`);
+    assert.ok(k.droppedInKernel >= 100, `dropped in kernel: ${k.droppedInKernel}`);
     assert.ok(k.decoded >= 2, `decoded: ${k.decoded}`);
     assert.equal(k.droppedInUserspace, k.decoded - 1, 'all but the one queued event were dropped in user space');
     assert.equal(c.queued, 1);
+    // A record whose cgroup path record could not be written is dropped with it: none arrives
+    // with a key user space does not know.
+    assert.equal(c.cgroups.misses, 0);
   },
 );
 
@@ -466,5 +479,122 @@ test(
     assert.equal(shadow[0]?.container?.id, id);
     assert.ok(!events.some((e) => e.proc.argv[1] === 'palisade-host'), 'host exec filtered out');
     assert.ok(sensor.counters().byType['process.exec'].filteredInKernel >= 1);
+  },
+);
+
+test(
+  'a container gone before user space reads its events is still attributed (path sent by the kernel)',
+  { skip: SKIP || (hasPodman() ? false : 'podman not installed'), timeout: 300_000 },
+  async () => {
+    build();
+    ensureLiveImage();
+    const nonce = randomBytes(6).toString('hex');
+    const sensor = await Sensor.start({ mode: 'container', types: ['process.exec'], countersIntervalMs: 0 });
+    const pid = sensor.loaderPid ?? 0;
+    let id = '';
+    let c;
+    try {
+      // The loader is stopped while the container runs, exits and is removed: its cgroup is
+      // gone from /sys/fs/cgroup before a single one of its records is read.
+      process.kill(pid, 'SIGSTOP');
+      try {
+        const cid = execFileSync(
+          'podman',
+          [
+            ...podmanRunArgs().filter((a) => a !== '--rm'),
+            '-d',
+            LIVE_IMAGE,
+            '/bin/sh',
+            '-c',
+            `/bin/echo palisade-gone ${nonce}`,
+          ],
+          { encoding: 'utf8' },
+        ).trim();
+        execFileSync('podman', ['wait', cid], { stdio: 'ignore' });
+        id = execFileSync('podman', ['inspect', '--format', '{{.Id}}', cid], { encoding: 'utf8' }).trim();
+        execFileSync('podman', ['rm', '-f', cid], { stdio: 'ignore' });
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      c = await sensor.requestCounters();
+    } finally {
+      await sensor.stop();
+    }
+    const events: SensorEvent[] = [];
+    for await (const e of sensor.events()) events.push(e);
+    assert.match(id, /^[0-9a-f]{64}$/);
+    assert.equal(
+      spawnSync('find', ['/sys/fs/cgroup', '-maxdepth', '3', '-name', `*${id}*`], { encoding: 'utf8' }).stdout.trim(),
+      '',
+      'the container cgroup is gone',
+    );
+    const echo = find(events, 'process.exec', (e) => e.proc.argv[2] === nonce);
+    assert.ok(echo, 'exec of /bin/echo in the removed container');
+    assert.equal(echo.container?.id, id);
+    assert.equal(echo.container?.runtime, 'podman');
+    assert.ok(c.cgroups.paths >= 1, 'a cgroup path record arrived');
+    assert.equal(c.cgroups.misses, 0);
+  },
+);
+
+test(
+  'the loader sends a cgroup path once per key, and again after user space forgets the key',
+  { skip: SKIP, timeout: 120_000 },
+  async () => {
+    build();
+    const { spawn } = await import('node:child_process');
+    const child = spawn(DEFAULT_LOADER_PATH, ['--types', 'exec', '--counters-ms', '0'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const reader = new FrameReader();
+    const records: DecodedRecord[] = [];
+    let waiting: (() => void) | undefined;
+    let onReady: (() => void) | undefined;
+    const ready = new Promise<void>((resolve) => (onReady = resolve));
+    child.stdout.on('data', (chunk: Buffer) => {
+      for (const f of reader.push(chunk)) {
+        const r = decodeRecord(f);
+        if (!r.ok) continue;
+        records.push(r.record);
+        if (r.record.kind === 'ready') onReady?.();
+        if (r.record.kind === 'counters') waiting?.();
+      }
+    });
+    // A counters request is answered after the ring buffer is drained; one at a time.
+    const drained = (): Promise<void> =>
+      new Promise((resolve) => {
+        waiting = resolve;
+        child.stdin.write('c');
+      });
+    const ended = new Promise<void>((resolve) => child.stdout.once('end', () => resolve()));
+    const nonce = randomBytes(6).toString('hex');
+    try {
+      await ready;
+      const pathsOf = (key: bigint): number => records.filter((r) => r.kind === 'cgroup' && r.key === key).length;
+      execFileSync('/bin/true', ['palisade-forget', nonce, '1']);
+      execFileSync('/bin/true', ['palisade-forget', nonce, '2']);
+      await drained();
+      const first = records.find((r) => r.kind === 'exec' && r.argv[1] === 'palisade-forget');
+      assert.ok(first?.kind === 'exec', 'exec record');
+      const key = first.cgroupKey;
+      assert.equal(pathsOf(key), 1, 'one path record for two execs in the same cgroup');
+      const i = records.findIndex((r) => r.kind === 'cgroup' && r.key === key);
+      assert.ok(i < records.indexOf(first), 'the path record comes before the first record with the key');
+      child.stdin.write(`f${key.toString(16).padStart(16, '0')}\n`);
+      await drained(); // stdin is read in order: the key is gone from the kernel's map now
+      execFileSync('/bin/true', ['palisade-forget', nonce, '3']);
+      await drained();
+      assert.equal(pathsOf(key), 2, 'sent again after the key was forgotten');
+      // A malformed forget command is ignored and the commands after it still work.
+      child.stdin.write('fzz\n');
+      await drained();
+      execFileSync('/bin/true', ['palisade-forget', nonce, '4']);
+      await drained();
+      assert.equal(pathsOf(key), 2);
+      assert.equal(records.filter((r) => r.kind === 'exec' && r.argv[2] === nonce).length, 4);
+    } finally {
+      child.stdin.end('q');
+      await ended;
+    }
   },
 );
