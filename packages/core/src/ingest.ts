@@ -13,7 +13,7 @@ import type { Alert, RuntimeEvent } from './events.js';
 
 /** Limits the server enforces on one batch (the publisher splits batches to stay under them). */
 export const INGEST_LIMITS = {
-  /** Alerts + events + kube events in one batch. */
+  /** Alerts + events + kube events + containers in one batch. */
   maxItems: 5_000,
   /** Decompressed body size. */
   maxBytes: 16 * 1024 * 1024,
@@ -44,6 +44,36 @@ export interface KubeEventRecord {
   count: number;
 }
 
+/**
+ * A running (or just deleted) container as the inventory collector sees it in the cluster's
+ * Pods: the context a node cannot always read from its runtime's state files (the workload
+ * behind a ReplicaSet or Job, the image digest). The server keeps the newest record per
+ * (cluster, containerId) and fills in what a node's events lack (docs/runtime-alerts.md).
+ */
+export interface KubeContainerRecord {
+  /** The runtime's container id without its scheme (`containerd://`, `cri-o://`, `docker://`). */
+  containerId: string;
+  /** The container's name in its pod spec. */
+  containerName: string;
+  pod: string;
+  namespace: string;
+  /** spec.nodeName of the pod. */
+  node: string;
+  /** The pod's controller, one step up from a ReplicaSet (Deployment) or Job (CronJob); '' for a bare pod. */
+  workloadKind: string;
+  workloadName: string;
+  serviceAccount: string;
+  /** The image as the pod status names it (status.containerStatuses[].image). */
+  image: string;
+  /** `sha256:…` from status.containerStatuses[].imageID; '' when the runtime gave none. */
+  imageDigest: string;
+  podUid: string;
+  /** RFC 3339 time the container started (state.running/terminated.startedAt), when known. */
+  startedAt?: string;
+  /** The container (or its pod) is gone: the server keeps the record a while for late alerts, then drops it. */
+  deleted?: true;
+}
+
 export interface RuntimeIngestBatch {
   /** Unique per batch, chosen by the sender; a replayed batch is accepted once. */
   batchId: string;
@@ -57,6 +87,8 @@ export interface RuntimeIngestBatch {
   alerts: Alert[];
   events: RuntimeEvent[];
   kubeEvents?: KubeEventRecord[];
+  /** Inventory batches only: container records (a full resync after a (re)list, then changes). */
+  containers?: KubeContainerRecord[];
   counters?: SensorCounterDelta;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { PalisadeError } from '@palisade/core';
-import type { KubeClient, KubeObject } from './client.js';
+import type { KubeClient, KubeObject, ListResult } from './client.js';
 import { GoneError } from './gone.js';
 import { SNAPSHOT_KINDS, type KindSpec } from './snapshot.js';
 
@@ -341,16 +341,25 @@ export async function* listAndWatch(
     try {
       if (needList) {
         const q = selectors.toString();
-        const listed = await client.list(
+        let listed: ListResult | undefined = await client.list(
           `${collectionPath(spec, options.namespace)}${q ? `?${q}` : ''}`,
           { ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}), maxObjects: cache.limit * 10 },
           spec.resource,
         );
-        const objects = listed.items.map((o) => ({ apiVersion: spec.apiVersion, kind: spec.kind, ...o }));
-        cache.replace(objects);
-        resourceVersion = listed.resourceVersion;
+        let sync: InformerEvent | undefined = {
+          type: 'SYNC',
+          objects: listed.items.map((o) => ({ apiVersion: spec.apiVersion, kind: spec.kind, ...o })),
+          resourceVersion: listed.resourceVersion,
+        };
+        // A suspended generator keeps its locals: without these resets the whole list stayed
+        // reachable for as long as the watch ran (the list's objects, twice: a Pod list of a
+        // large cluster is tens of MB), whatever the cache and the consumer kept.
+        listed = undefined;
+        cache.replace(sync.objects);
+        resourceVersion = sync.resourceVersion;
         needList = false;
-        yield { type: 'SYNC', objects, resourceVersion };
+        yield sync;
+        sync = undefined;
       }
       const events = watch(client, spec, {
         ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),

@@ -1,8 +1,10 @@
 /**
  * `palisade sensor inventory`: the cluster-level collector (one Deployment per cluster). It
- * watches the cluster's Events with the read-only identity of `palisade cluster bind` and sends
- * them to the server's runtime ingest endpoint as `inventory` batches, until SIGINT/SIGTERM
- * or --duration; counters go to stderr at the end.
+ * watches the cluster's Events, and its Pods with the ReplicaSets and Jobs that own them, with a
+ * read-only identity (deploy/manifests/30-inventory-rbac.yaml or `palisade cluster bind`) and
+ * sends Kubernetes events and container records (the context the server fills into alerts whose
+ * node could not resolve it) to the server's runtime ingest endpoint as `inventory` batches,
+ * until SIGINT/SIGTERM or --duration; counters go to stderr at the end.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -20,6 +22,8 @@ interface InventoryFlags {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
+  /** false with --no-containers. */
+  containers: boolean;
   duration?: number;
 }
 
@@ -111,12 +115,15 @@ async function runInventory(flags: InventoryFlags, io: Io): Promise<number> {
   process.on('SIGTERM', stop);
   const timer = flags.duration !== undefined ? setTimeout(stop, flags.duration * 1000) : undefined;
   try {
-    log(`inventory: watching Events of cluster ${client.cluster}, sending to ${sink.endpoint}`);
+    log(
+      `inventory: watching Events${flags.containers ? ', Pods, ReplicaSets and Jobs' : ''} of cluster ${client.cluster}, sending to ${sink.endpoint}`,
+    );
     const stats = await runInventoryCollector({
       client,
       sink,
       signal: abort.signal,
       log,
+      containers: flags.containers,
       // The Deployment passes its pod name (deploy/manifests/60-inventory.yaml); else the host name.
       ...(io.env['PALISADE_POD_NAME'] ? { node: io.env['PALISADE_POD_NAME'] } : {}),
       ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
@@ -136,8 +143,9 @@ export function addInventoryCommand(sensor: Command, io: Io, setExit: (code: num
   sensor
     .command('inventory')
     .description(
-      "watch the cluster's Events (as a Deployment, with the identity of `palisade cluster bind`) and send them to the " +
-        'server (POST /api/v1/ingest/runtime, source "inventory") until SIGINT/SIGTERM or --duration',
+      "watch the cluster's Events and Pods (as a Deployment, with a read-only ClusterRole) and send Kubernetes events " +
+        'and container records (pod, namespace, workload, image digest of each container id) to the server ' +
+        '(POST /api/v1/ingest/runtime, source "inventory") until SIGINT/SIGTERM or --duration',
     )
     .option('--server <url>', 'the Palisade server (default: $PALISADE_SERVER_URL)')
     .option('--token-file <file>', 'file holding the cluster ingest token (default: $PALISADE_INGEST_TOKEN)')
@@ -146,7 +154,8 @@ export function addInventoryCommand(sensor: Command, io: Io, setExit: (code: num
     .option('--in-cluster', "use the pod's service account", false)
     .option('--kubeconfig <file>', 'kubeconfig (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
-    .option('--namespace <ns>', 'watch Events of this namespace only (default: all)')
+    .option('--namespace <ns>', 'watch this namespace only (default: all)')
+    .option('--no-containers', 'do not watch Pods, ReplicaSets and Jobs (Events only)')
     .option('--duration <seconds>', 'stop after this many seconds', positiveSeconds)
     .action(async (flags: InventoryFlags) => {
       setExit(await runInventory(flags, io));

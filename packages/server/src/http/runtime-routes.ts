@@ -8,7 +8,7 @@ import type { AlertGroupQuery, AlertListQuery } from '../storage/index.js';
 import { buildProcessTree } from '../runtime/process-tree.js';
 import { boundedBodyDecoder, SUPPORTED_ENCODINGS } from '../runtime/body.js';
 import type { RuntimePipeline } from '../runtime/pipeline.js';
-import { INGEST_BATCH_SCHEMA, validateIngestBatch } from '../runtime/validate.js';
+import { INGEST_BATCH_SCHEMA, INGEST_ITEM_ARRAYS, validateIngestBatch } from '../runtime/validate.js';
 import type { AppDeps, RouteDef } from './routes.js';
 import * as S from './schemas.js';
 
@@ -135,6 +135,48 @@ export const KubeEventSchema = S.object({
   receivedAt: str,
 });
 
+export const KubeContainerSchema = S.object(
+  {
+    clusterId: str,
+    containerId: { type: 'string', description: 'the runtime’s id without its scheme (as the node sensor reports it)' },
+    containerName: str,
+    pod: str,
+    namespace: str,
+    node: str,
+    workloadKind: {
+      type: 'string',
+      description: 'Deployment, StatefulSet, DaemonSet, CronJob, Job, …; empty for a bare pod',
+    },
+    workloadName: str,
+    serviceAccount: str,
+    image: str,
+    imageDigest: str,
+    podUid: str,
+    startedAt: str,
+    deleted: { type: 'boolean', enum: [true] },
+    firstSeen: str,
+    lastSeen: str,
+    deletedAt: nullable('string'),
+  },
+  [
+    'clusterId',
+    'containerId',
+    'containerName',
+    'pod',
+    'namespace',
+    'node',
+    'workloadKind',
+    'workloadName',
+    'serviceAccount',
+    'image',
+    'imageDigest',
+    'podUid',
+    'firstSeen',
+    'lastSeen',
+    'deletedAt',
+  ],
+);
+
 export const IngestAcceptedSchema = S.object({
   batchId: str,
   accepted: { type: 'boolean', description: 'false when this batchId had been accepted before' },
@@ -195,12 +237,12 @@ function severities(s: string | undefined): Severity[] | undefined {
   return s === undefined ? undefined : (s.split(',') as Severity[]);
 }
 
-/** Alerts + events + kube events of a body not yet validated (0 for what is not an array). */
+/** Alerts + events + kube events + containers of a body not yet validated (0 for what is not an array). */
 function countItems(body: unknown): number {
   if (typeof body !== 'object' || body === null) return 0;
   const b = body as Record<string, unknown>;
   let n = 0;
-  for (const k of ['alerts', 'events', 'kubeEvents']) {
+  for (const k of INGEST_ITEM_ARRAYS) {
     const v = b[k];
     if (Array.isArray(v)) n += v.length;
   }
@@ -368,6 +410,38 @@ export function buildRuntimeRoutes(deps: RuntimeRouteDeps): RouteDef[] {
       handler: async (req) => {
         const { clusterId, limit } = req.query as { clusterId: string; limit?: number };
         return { items: await storage.alerts.kubeEvents(clusterId, limit) };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/v1/runtime/containers',
+      role: 'reader',
+      operationId: 'listRuntimeContainers',
+      summary:
+        'The containers a cluster’s inventory collector reported (pod, workload, image digest by container id), most recently reported first',
+      tag: 'runtime',
+      schema: {
+        querystring: S.object(
+          {
+            clusterId: name(64),
+            namespace: name(),
+            containerId: name(256),
+            includeDeleted: { type: 'boolean', default: false },
+            limit: paging.limit,
+          },
+          ['clusterId'],
+        ),
+        response: { 200: S.object({ items: { type: 'array', items: KubeContainerSchema } }) },
+      },
+      handler: async (req) => {
+        const q = req.query as {
+          clusterId: string;
+          namespace?: string;
+          containerId?: string;
+          includeDeleted?: boolean;
+          limit?: number;
+        };
+        return { items: await storage.alerts.containers(defined(q)) };
       },
     },
   ];

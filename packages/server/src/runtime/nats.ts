@@ -644,7 +644,8 @@ async function encodeParts(
   };
   const whole = await encode(batch, 1, 1);
   if (whole.length <= room) return [whole];
-  const items = batch.alerts.length + batch.events.length + (batch.kubeEvents?.length ?? 0);
+  const items =
+    batch.alerts.length + batch.events.length + (batch.kubeEvents?.length ?? 0) + (batch.containers?.length ?? 0);
   for (let parts = Math.max(2, Math.ceil(whole.length / room)); parts <= Math.max(2, items); parts *= 2) {
     const out = await Promise.all(splitBatch(batch, parts).map((b, i) => encode(b, i + 1, parts)));
     if (out.every((b) => b.length <= room)) return out;
@@ -658,7 +659,8 @@ async function encodeParts(
 
 function splitBatch(batch: RuntimeIngestBatch, parts: number): RuntimeIngestBatch[] {
   const kube = batch.kubeEvents ?? [];
-  const items = batch.alerts.length + batch.events.length + kube.length;
+  const containers = batch.containers ?? [];
+  const items = batch.alerts.length + batch.events.length + kube.length + containers.length;
   const per = Math.ceil(items / parts);
   const out: RuntimeIngestBatch[] = [];
   for (let i = 0; i < parts; i++) {
@@ -673,6 +675,8 @@ function splitBatch(batch: RuntimeIngestBatch, parts: number): RuntimeIngestBatc
       events: take(batch.events, batch.alerts.length),
       kubeEvents: take(kube, batch.alerts.length + batch.events.length),
     };
+    if (batch.containers !== undefined)
+      part.containers = take(containers, batch.alerts.length + batch.events.length + kube.length);
     // Counters are deltas: added once, with the first part.
     if (i > 0) delete part.counters;
     out.push(part);

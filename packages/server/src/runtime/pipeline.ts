@@ -9,6 +9,10 @@
  * Detection here is the server's share: the rule engine over the raw events a node forwarded.
  * Its alerts are merged with the node's own by alert id (stableId(rule, event)), so a rule that
  * fired on both sides is stored once.
+ *
+ * Before detection, events whose node could not resolve their Kubernetes context get it from the
+ * container records of the cluster's inventory collector (container-context.ts: one query per
+ * batch), so server-side rules, the alert columns and grouping all see it.
  */
 import {
   PalisadeError,
@@ -20,6 +24,7 @@ import {
 import type { RuleEngine } from '@palisade/rules';
 import type { Storage } from '../storage/index.js';
 import type { IngestCluster } from './auth.js';
+import { fillContainerContext } from './container-context.js';
 import { openJetStream, type ConsumerHandle, type JetStreamOptions, type JetStreamTransport } from './nats.js';
 import {
   createIngestRateLimiter,
@@ -86,6 +91,8 @@ export interface RuntimeStats {
   /** Messages given up by this process's consumer (published on the dead-letter subject). */
   deadLettered: number;
   alerts: number;
+  /** Events whose Kubernetes context came from the inventory's container records. */
+  contextFilled: number;
 }
 
 export interface RuntimePipeline {
@@ -111,7 +118,15 @@ export interface RuntimePipeline {
 export function createRuntimePipeline(opts: RuntimePipelineOptions): RuntimePipeline {
   const { storage, engine, observer } = opts;
   let logger = opts.logger;
-  const stats: RuntimeStats = { processed: 0, duplicates: 0, redelivered: 0, failed: 0, deadLettered: 0, alerts: 0 };
+  const stats: RuntimeStats = {
+    processed: 0,
+    duplicates: 0,
+    redelivered: 0,
+    failed: 0,
+    deadLettered: 0,
+    alerts: 0,
+    contextFilled: 0,
+  };
   let js: JetStreamTransport | null = null;
   let consumer: ConsumerHandle | null = null;
   const limiter =
@@ -123,7 +138,9 @@ export function createRuntimePipeline(opts: RuntimePipelineOptions): RuntimePipe
     return out;
   };
 
-  const processBatch = async (clusterId: string, batch: RuntimeIngestBatch): Promise<RuntimeIngestResult> => {
+  const processBatch = async (clusterId: string, received: RuntimeIngestBatch): Promise<RuntimeIngestResult> => {
+    const context = await fillContainerContext(storage.alerts, clusterId, received);
+    const batch = context.batch;
     const detected = detect(batch);
     const result = await storage.alerts.ingest({
       clusterId,
@@ -134,7 +151,8 @@ export function createRuntimePipeline(opts: RuntimePipelineOptions): RuntimePipe
     });
     stats.processed++;
     stats.alerts += result.alerts;
-    if (!result.accepted) stats.duplicates++;
+    if (result.accepted) stats.contextFilled += context.filled;
+    else stats.duplicates++;
     observer?.observeRuntimeBatch(result.accepted ? 'stored' : 'duplicate', result.alerts);
     return result;
   };

@@ -1,7 +1,8 @@
 /**
  * Retention of runtime data as scheduler work: alerts older than the retention (by event time),
  * groups whose last alert is older, Kubernetes events older, nodes silent for as long, batch ids
- * past their dedupe window, and what a deleted cluster left behind. One `runtime-retention` job
+ * past their dedupe window, container records deleted a day ago or not reported for a day (the
+ * inventory collector reports every running one hourly), and what a deleted cluster left behind. One `runtime-retention` job
  * is queued per interval (dedupe key, so however many replicas tick, one runs), and each run
  * deletes in bounded batches, at most `maxRowsPerTable` rows per table: a backlog (a retention
  * just shortened) is worked off over several runs instead of one long transaction.
@@ -15,6 +16,10 @@ export const RUNTIME_RETENTION_JOB_KIND = 'runtime-retention';
 /** Default retention of alerts and alert groups (docs/runtime-alerts.md). */
 export const DEFAULT_ALERT_RETENTION_DAYS = 30;
 const DAY_MS = 86_400_000;
+/** A deleted container's record is kept this long: alerts still in a publisher's spool find their context. */
+export const DEFAULT_CONTAINER_DELETED_GRACE_MS = DAY_MS;
+/** A container record not reported for this long is dropped (the collector resends every record hourly). */
+export const DEFAULT_CONTAINER_STALE_MS = DAY_MS;
 
 export interface RuntimeRetentionOptions {
   /** Alerts, groups, kube events and silent nodes older than this many days are removed. Default 30. */
@@ -25,6 +30,10 @@ export interface RuntimeRetentionOptions {
   batchSize?: number;
   /** Rows removed per table per run; default 100,000. */
   maxRowsPerTable?: number;
+  /** How long a deleted container's record is kept; default 1 day. */
+  containerDeletedGraceMs?: number;
+  /** How long a container record not reported again is kept; default 1 day. */
+  containerStaleMs?: number;
 }
 
 function checkDays(days: number): void {
@@ -42,9 +51,12 @@ export async function pruneRuntimeData(
 ): Promise<RuntimePruneResult> {
   const days = opts.alertRetentionDays ?? DEFAULT_ALERT_RETENTION_DAYS;
   checkDays(days);
+  const ago = (ms: number): string => new Date(now.getTime() - ms).toISOString();
   return storage.alerts.prune({
-    before: new Date(now.getTime() - days * DAY_MS).toISOString(),
-    batchesBefore: new Date(now.getTime() - DEFAULT_BATCH_RETENTION_MS).toISOString(),
+    before: ago(days * DAY_MS),
+    batchesBefore: ago(DEFAULT_BATCH_RETENTION_MS),
+    containersDeletedBefore: ago(opts.containerDeletedGraceMs ?? DEFAULT_CONTAINER_DELETED_GRACE_MS),
+    containersStaleBefore: ago(opts.containerStaleMs ?? DEFAULT_CONTAINER_STALE_MS),
     ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
     ...(opts.maxRowsPerTable !== undefined ? { maxRowsPerTable: opts.maxRowsPerTable } : {}),
   });

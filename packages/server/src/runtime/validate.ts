@@ -367,6 +367,43 @@ const kubeEvent = obj({
   count: int(),
 });
 
+const containerRecordFields = obj(
+  {
+    // The id a node's sensor reads from the cgroup path: no `containerd://` scheme.
+    containerId: str({ min: 1, max: 256, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ }),
+    containerName: str({ max: 253 }),
+    pod: str({ min: 1, max: 253 }),
+    namespace: str({ min: 1, max: 253 }),
+    node: str({ max: 253 }),
+    workloadKind: str({ max: 64 }),
+    workloadName: str({ max: 253 }),
+    serviceAccount: str({ max: 253 }),
+    image: str({ max: 1024 }),
+    imageDigest: str({ max: 256 }),
+    podUid: str({ max: 128 }),
+  },
+  {
+    startedAt: time,
+    deleted: {
+      check(v, path) {
+        if (v !== true) fail(path, 'must be true when present (omit it for a live container)');
+      },
+      schema: { const: true },
+    },
+  },
+);
+
+/** A KubeContainerRecord: its fields, and a workload named by both kind and name or by neither. */
+const containerRecord: Checker = {
+  check(v, path) {
+    containerRecordFields.check(v, path);
+    const r = v as { workloadKind: string; workloadName: string };
+    if ((r.workloadKind === '') !== (r.workloadName === ''))
+      fail(`${path}.workloadName`, 'workloadKind and workloadName must both be set or both be empty');
+  },
+  schema: containerRecordFields.schema,
+};
+
 /** An event type name as a sensor counts it (`process.exec`): each distinct one is a stored row per node. */
 const COUNTER_KEY = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -387,30 +424,40 @@ const batch = obj(
     alerts: arr(alert, INGEST_LIMITS.maxItems),
     events: arr(event, INGEST_LIMITS.maxItems),
   },
-  { kubeEvents: arr(kubeEvent, INGEST_LIMITS.maxItems), counters },
+  {
+    kubeEvents: arr(kubeEvent, INGEST_LIMITS.maxItems),
+    containers: arr(containerRecord, INGEST_LIMITS.maxItems),
+    counters,
+  },
 );
+
+/** The arrays whose items count against INGEST_LIMITS.maxItems. */
+export const INGEST_ITEM_ARRAYS = ['alerts', 'events', 'kubeEvents', 'containers'] as const;
 
 /** The JSON Schema of a batch (for the OpenAPI document). */
 export const INGEST_BATCH_SCHEMA: JsonSchema = {
   ...batch.schema,
-  description: `RuntimeIngestBatch (packages/core/src/ingest.ts). At most ${INGEST_LIMITS.maxItems} alerts + events + kubeEvents and ${INGEST_LIMITS.maxBytes} bytes decompressed; may be sent with Content-Encoding: gzip.`,
+  description: `RuntimeIngestBatch (packages/core/src/ingest.ts). At most ${INGEST_LIMITS.maxItems} alerts + events + kubeEvents + containers (inventory batches only) and ${INGEST_LIMITS.maxBytes} bytes decompressed; may be sent with Content-Encoding: gzip.`,
 };
 
 /** Counts the items first (cheap, and a too-large batch is 413 however wrong its items are), then checks everything. */
 export function validateIngestBatch(body: unknown, path = 'body'): RuntimeIngestBatch {
   if (!isRecord(body)) fail(path, `must be a JSON object, not ${kind(body)}`);
   let items = 0;
-  for (const k of ['alerts', 'events', 'kubeEvents']) {
+  for (const k of INGEST_ITEM_ARRAYS) {
     const v = body[k];
     if (Array.isArray(v)) items += v.length;
   }
   if (items > INGEST_LIMITS.maxItems) {
     throw new PalisadeError(
       'E_TOO_LARGE',
-      `${items} items (alerts + events + kubeEvents) is over the limit of ${INGEST_LIMITS.maxItems} per batch (INGEST_LIMITS.maxItems): split the batch`,
+      `${items} items (alerts + events + kubeEvents + containers) is over the limit of ${INGEST_LIMITS.maxItems} per batch (INGEST_LIMITS.maxItems): split the batch`,
       { subject: path },
     );
   }
   batch.check(body, path);
+  // Container context is the cluster-level collector's: a node's collector sees only its own.
+  if (body['containers'] !== undefined && body['source'] !== 'inventory')
+    fail(`${path}.containers`, 'only inventory batches (source "inventory") carry containers');
   return body as unknown as RuntimeIngestBatch;
 }

@@ -5,6 +5,7 @@
  */
 import type {
   Alert,
+  KubeContainerRecord,
   KubeEventRecord,
   MitreRef,
   RuntimeEvent,
@@ -140,6 +141,26 @@ export interface KubeEventStored extends KubeEventRecord {
   receivedAt: string;
 }
 
+/** A container record as the server keeps it (from the cluster's inventory collector). */
+export interface KubeContainerStored extends KubeContainerRecord {
+  clusterId: string;
+  /** When the record was first and last received (ISO-8601). */
+  firstSeen: string;
+  lastSeen: string;
+  /** When its deletion was received; null while it runs. */
+  deletedAt: string | null;
+}
+
+export interface KubeContainerQuery {
+  clusterId: string;
+  namespace?: string;
+  containerId?: string;
+  /** Also deleted containers (kept a while for late alerts); default false. */
+  includeDeleted?: boolean;
+  /** Default 50, at most 500. */
+  limit?: number;
+}
+
 /** A batch as the repository takes it: the sender's batch plus the alerts the server raised on its events. */
 export interface AlertIngest {
   clusterId: string;
@@ -164,6 +185,10 @@ export interface RuntimePruneOptions {
   batchSize?: number;
   /** Rows removed per table per call at most; default 100,000 (the next run goes on). */
   maxRowsPerTable?: number;
+  /** Container records deleted before this are removed (default: `before`). ISO-8601. */
+  containersDeletedBefore?: string;
+  /** Container records not reported since this are removed (default: `before`). ISO-8601. */
+  containersStaleBefore?: string;
 }
 
 /** Rows removed by one prune call, per kind. */
@@ -172,6 +197,8 @@ export interface RuntimePruneResult {
   groups: number;
   nodes: number;
   kubeEvents: number;
+  /** Container records deleted or no longer reported. */
+  containers: number;
   batches: number;
   /** Clusters no longer registered whose runtime rows were removed. */
   orphanClusters: number;
@@ -183,7 +210,8 @@ export interface AlertRepository {
   /**
    * Store one batch in one transaction: the batch id is recorded (a batch seen before changes
    * nothing and comes back with `accepted: false`), new alerts are inserted (an alert id already
-   * stored is a duplicate), their groups updated, sensor counters added and Kubernetes events kept.
+   * stored is a duplicate), their groups updated, sensor counters added, Kubernetes events and
+   * container records kept.
    */
   ingest(input: AlertIngest): Promise<RuntimeIngestResult>;
   /** Newest first (by event time, then id). */
@@ -196,8 +224,15 @@ export interface AlertRepository {
   counters(clusterId?: string): Promise<SensorCounters[]>;
   /** Newest first, at most `limit` (default 100, at most 500). */
   kubeEvents(clusterId: string, limit?: number): Promise<KubeEventStored[]>;
+  /**
+   * The inventory's records of these container ids in a cluster (deleted ones included), by id:
+   * what the runtime pipeline fills missing context from. One query for up to 5,000 ids.
+   */
+  containerContext(clusterId: string, containerIds: readonly string[]): Promise<Map<string, KubeContainerStored>>;
+  /** A cluster's container records, most recently reported first. */
+  containers(query: KubeContainerQuery): Promise<KubeContainerStored[]>;
   /** Retention: remove what is older than `before`, in bounded batches (docs/runtime-alerts.md). */
   prune(opts: RuntimePruneOptions): Promise<RuntimePruneResult>;
-  /** Everything runtime of a cluster (alerts, groups, counters, kube events, batch ids), in one transaction; rows removed. */
+  /** Everything runtime of a cluster (alerts, groups, counters, kube events, containers, batch ids), in one transaction; rows removed. */
   deleteCluster(clusterId: string): Promise<number>;
 }

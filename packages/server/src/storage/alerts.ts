@@ -43,6 +43,12 @@ import type {
   SensorCounters,
 } from './alert-types.js';
 import type { Page } from './types.js';
+import {
+  DEFAULT_CONTAINERS_PER_CLUSTER,
+  listContainers,
+  lookupContainers,
+  storeContainers,
+} from './kube-containers.js';
 
 /** Migration 5. */
 export const RUNTIME_ALERTS_SQL = `
@@ -209,6 +215,8 @@ function refusal(err: unknown, batchId: string): PalisadeError {
 
 export interface AlertRepositoryOptions {
   kubeEventsPerCluster?: number;
+  /** Container records kept per cluster (default 200,000). */
+  containersPerCluster?: number;
   batchRetentionMs?: number;
 }
 
@@ -612,6 +620,7 @@ async function storeKubeEvents(
 export function createAlertRepository(ctx: RepoContext, opts: AlertRepositoryOptions = {}): AlertRepository {
   const { ex } = ctx;
   const keepKubeEvents = opts.kubeEventsPerCluster ?? DEFAULT_KUBE_EVENTS_PER_CLUSTER;
+  const keepContainers = opts.containersPerCluster ?? DEFAULT_CONTAINERS_PER_CLUSTER;
   const retentionMs = opts.batchRetentionMs ?? DEFAULT_BATCH_RETENTION_MS;
   let lastPrune = 0;
 
@@ -668,6 +677,7 @@ export function createAlertRepository(ctx: RepoContext, opts: AlertRepositoryOpt
         counters: batch.counters,
       });
       await storeKubeEvents(tx, clusterId, kubeEvents, receivedAt, keepKubeEvents);
+      await storeContainers(tx, clusterId, batch.containers ?? [], receivedAt, keepContainers);
       return {
         batchId: batch.batchId,
         accepted: true,
@@ -774,6 +784,10 @@ export function createAlertRepository(ctx: RepoContext, opts: AlertRepositoryOpt
 
     prune: (opts) => pruneRuntime(ex, opts),
 
+    containerContext: (clusterId, ids) => lookupContainers(ex, clusterId, ids),
+
+    containers: (query) => listContainers(ex, query),
+
     deleteCluster: (clusterId) => deleteClusterRows(ex, clusterId),
 
     async kubeEvents(clusterId, limit = 100) {
@@ -803,7 +817,15 @@ export function createAlertRepository(ctx: RepoContext, opts: AlertRepositoryOpt
 }
 
 /** Every runtime table, with its cluster column: what a cluster's deletion removes. */
-const RUNTIME_TABLES = ['alerts', 'alert_groups', 'sensor_seen', 'sensor_counters', 'kube_events', 'ingest_batches'];
+const RUNTIME_TABLES = [
+  'alerts',
+  'alert_groups',
+  'sensor_seen',
+  'sensor_counters',
+  'kube_events',
+  'kube_containers',
+  'ingest_batches',
+];
 
 async function deleteClusterRows(ex: SqlExecutor, clusterId: string): Promise<number> {
   return ex.transaction(async (tx) => {
@@ -855,7 +877,8 @@ async function pruneRuntime(ex: SqlExecutor, opts: RuntimePruneOptions): Promise
   const orphans = await ex.all(
     `SELECT cluster_id FROM (SELECT DISTINCT cluster_id FROM sensor_counters
        UNION SELECT DISTINCT cluster_id FROM alert_groups
-       UNION SELECT DISTINCT cluster_id FROM kube_events) runtime_clusters
+       UNION SELECT DISTINCT cluster_id FROM kube_events
+       UNION SELECT DISTINCT cluster_id FROM kube_containers) runtime_clusters
      WHERE cluster_id NOT IN (SELECT id FROM clusters) ORDER BY cluster_id LIMIT ${MAX_ORPHANS_PER_RUN}`,
   );
   for (const r of orphans) await deleteClusterRows(ex, str(r, 'cluster_id'));
@@ -887,6 +910,25 @@ async function pruneRuntime(ex: SqlExecutor, opts: RuntimePruneOptions): Promise
     batchSize,
     max,
   );
+  // Containers deleted a while ago (late alerts had their grace), then those no longer reported.
+  const deletedContainers = await deleteInBatches(
+    ex,
+    'kube_containers',
+    '(cluster_id, container_id)',
+    'SELECT cluster_id, container_id FROM kube_containers WHERE deleted_at < $1 ORDER BY deleted_at LIMIT $2',
+    isoTime(opts.containersDeletedBefore ?? opts.before, 'containersDeletedBefore'),
+    batchSize,
+    max,
+  );
+  const staleContainers = await deleteInBatches(
+    ex,
+    'kube_containers',
+    '(cluster_id, container_id)',
+    'SELECT cluster_id, container_id FROM kube_containers WHERE last_seen < $1 ORDER BY last_seen LIMIT $2',
+    isoTime(opts.containersStaleBefore ?? opts.before, 'containersStaleBefore'),
+    batchSize,
+    max,
+  );
   const batches = await deleteInBatches(
     ex,
     'ingest_batches',
@@ -913,12 +955,15 @@ async function pruneRuntime(ex: SqlExecutor, opts: RuntimePruneOptions): Promise
     groups: groups.removed,
     nodes: silent.length,
     kubeEvents: kube.removed,
+    containers: deletedContainers.removed + staleContainers.removed,
     batches: batches.removed,
     orphanClusters: orphans.length,
     more:
       alerts.more ||
       groups.more ||
       kube.more ||
+      deletedContainers.more ||
+      staleContainers.more ||
       batches.more ||
       silent.length === max ||
       orphans.length === MAX_ORPHANS_PER_RUN,

@@ -9,6 +9,7 @@ import { lockTx, num, type Database, type SqlExecutor } from './sql.js';
 import { CLUSTERS_MIGRATION } from './clusters.js';
 import { RUNTIME_ALERTS_SQL } from './alerts.js';
 import { ATTACK_PATHS_MIGRATION } from './cluster-attack-paths.js';
+import { KUBE_CONTAINERS_SQL } from './kube-containers.js';
 
 export interface Migration {
   version: number;
@@ -255,6 +256,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'clusters, snapshots and changes', sql: CLUSTERS_MIGRATION },
   { version: 5, name: 'runtime alerts', sql: RUNTIME_ALERTS_SQL },
   { version: 6, name: 'cluster attack paths', sql: ATTACK_PATHS_MIGRATION },
+  { version: 7, name: 'runtime container context', sql: KUBE_CONTAINERS_SQL },
 ];
 
 const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS schema_migrations (
