@@ -5,21 +5,16 @@
  */
 import { posix } from 'node:path';
 import type {
-  BpfEvent,
   ContainerContext,
   CredEvent,
   FileEvent,
-  MemfdExecEvent,
-  ModuleLoadEvent,
-  MountEvent,
-  NamespaceEvent,
   NetworkEvent,
   ProcessAncestor,
   ProcessContext,
-  ProcessExecEvent,
-  ProcessExitEvent,
-  PtraceEvent,
+  K8sAuditEvent,
+  RuntimeEvent,
 } from '@palisade/core';
+import { RUNTIME_EVENT_TYPES } from '@palisade/core';
 import { attributeCgroup, CgroupTable, type CgroupAttribution } from './cgroup.js';
 import {
   CGROUP_KEY_V1,
@@ -46,39 +41,13 @@ import {
   ptraceRequestName,
 } from './syscall-names.js';
 
-export type SensorEvent =
-  | ProcessExecEvent
-  | ProcessExitEvent
-  | NetworkEvent
-  | FileEvent
-  | PtraceEvent
-  | MountEvent
-  | NamespaceEvent
-  | ModuleLoadEvent
-  | MemfdExecEvent
-  | CredEvent
-  | BpfEvent;
+/** Every runtime event the kernel side can produce: all but the audit-log ones. */
+export type SensorEvent = Exclude<RuntimeEvent, K8sAuditEvent>;
 /** The event types this sensor produces: every runtime event type but `k8s.audit`. */
 export type SensorEventType = SensorEvent['type'];
-export const SENSOR_EVENT_TYPES: readonly SensorEventType[] = [
-  'process.exec',
-  'process.exit',
-  'network.connect',
-  'network.accept',
-  'network.listen',
-  'file.open',
-  'file.unlink',
-  'file.truncate',
-  'process.ptrace',
-  'fs.mount',
-  'ns.unshare',
-  'ns.setns',
-  'kernel.module_load',
-  'process.memfd_exec',
-  'cred.setuid',
-  'cred.capset',
-  'bpf.call',
-];
+export const SENSOR_EVENT_TYPES: readonly SensorEventType[] = RUNTIME_EVENT_TYPES.filter(
+  (t): t is SensorEventType => t !== 'k8s.audit',
+);
 
 /** The event type each kernel record kind becomes. */
 export const EVENT_TYPE_BY_KIND: Readonly<Record<KernelRecordKind, SensorEventType>> = {
