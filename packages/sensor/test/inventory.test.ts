@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fixedClock, isPalisadeError, type KubeContainerRecord, type RuntimeIngestBatch } from '@palisade/core';
 import { KubeClient, loadKubeconfig } from '@palisade/kube';
 import { repoRoot, tempDir } from '@palisade/testkit';
@@ -725,6 +727,63 @@ test('a failing sink does not hold the watch loops: records queue up to maxPendi
     assert.equal(stats.sendErrors, calls);
     assert.equal(stats.dropped, 30 + 2 - 10, '30 Events and 2 container records in a queue of 10');
   } finally {
+    kube.close();
+    await api.close();
+  }
+});
+
+test('the listed Pods are not kept while the watch is quiet: only their summaries are', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const api = await fake.startFakeApi(pki, { tokens: [TOKEN], extraObjects: EXTRA_PODS });
+  const kube = client(api);
+  // The same client, noting a weak reference to each listed Pod's metadata (shared by the
+  // informer's copies of the objects: alive as long as any of them is).
+  const listed: Array<WeakRef<object>> = [];
+  const spy = Object.create(kube) as KubeClient;
+  spy.list = async (...args: Parameters<KubeClient['list']>): ReturnType<KubeClient['list']> => {
+    const r = await kube.list(...args);
+    if (args[2] === 'pods') for (const o of r.items) listed.push(new WeakRef(o['metadata'] as object));
+    return r;
+  };
+  const abort = new AbortController();
+  let containers = 0;
+  let synced: () => void = () => undefined;
+  const sent = new Promise<void>((resolve) => (synced = resolve));
+  const deadline = setTimeout(() => {
+    abort.abort();
+    synced();
+  }, 20_000);
+  try {
+    const run = runInventoryCollector({
+      client: spy,
+      sink: {
+        send: (b) => {
+          containers += b.containers?.length ?? 0;
+          if (containers >= 8) synced(); // the recorded pods' 2 started containers and the extra pods' 6
+          return Promise.resolve({});
+        },
+      },
+      flushIntervalMs: 20,
+      signal: abort.signal,
+    });
+    await sent;
+    assert.equal(containers, 8, 'every record sent before the deadline');
+    assert.equal(listed.length, 11);
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+    assert.deepEqual(
+      listed.filter((w) => w.deref() !== undefined).length,
+      0,
+      'no listed Pod is reachable once its records are sent',
+    );
+    abort.abort();
+    const stats = await run;
+    assert.equal(stats.pods, 11, 'the summaries are kept');
+  } finally {
+    clearTimeout(deadline);
     kube.close();
     await api.close();
   }
